@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Set up the project-local environment .venv with every pinned dependency.
+#
+#   bash scripts/setup.sh
+#
+# - Python packages: exact pins from envs/requirements.txt (torch, torchvision,
+#   timm, snakemake, pandas, matplotlib, ... and their dependencies).
+# - aihwkit: built from its PyPI source release (SHA-256 checked) against the
+#   pinned torch, because its C++ extension must match torch's ABI. The built
+#   wheel is cached under $ANALOG_TL_CACHE (default ~/.cache/analog-tl) in a
+#   folder keyed by the aihwkit, torch and Python versions, the machine and
+#   the build-tool pins, so a second set-up takes seconds and a torch change
+#   can never reuse a wheel built for another torch.
+# - System packages for the build (g++, OpenBLAS headers) are installed with
+#   apt-get when running as root; otherwise the script stops and names them.
+#
+# Environment: PYTHON (default python3.11), ANALOG_TL_CACHE, ANALOG_TL_VENV (default .venv).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+PYTHON=${PYTHON:-python3.11}
+VENV=${ANALOG_TL_VENV:-$ROOT/.venv}
+CACHE=${ANALOG_TL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/analog-tl}
+AIHWKIT_VERSION=1.2.0
+AIHWKIT_SHA256=288b00aed52a99f578a2e7ac46fdbf2a9f07e4780c4307eae5827558f1bf2cba
+SYSTEM_PACKAGES=(g++ libopenblas-dev)
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+start=$SECONDS
+
+# --- system packages -------------------------------------------------------------------
+ensure_system_packages() {
+    command -v dpkg-query >/dev/null 2>&1 || {
+        say "no dpkg: make sure a C++ compiler and OpenBLAS headers are installed (${SYSTEM_PACKAGES[*]} on Debian)"
+        return
+    }
+    local missing=()
+    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing system packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        die "missing system packages: ${missing[*]}; install them (e.g. sudo apt-get install ${missing[*]}) and rerun"
+    fi
+}
+
+# --- virtual environment ----------------------------------------------------------------
+ensure_venv() {
+    command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+        || die "$PYTHON is $("$PYTHON" --version 2>&1); this project pins its packages for Python 3.11"
+    [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+}
+
+pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q "$@"; }
+
+pinned_version() { sed -n "s/^$1==\([^ ;]*\).*/\1/p" envs/requirements.txt | head -n 1; }
+
+# --- aihwkit, built against the pinned torch ----------------------------------------------
+aihwkit_key() {
+    local torch_version py_tag build_hash
+    torch_version=$(pinned_version torch)
+    py_tag=$("$VENV/bin/python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+    build_hash=$(sha256sum envs/requirements-build.txt | cut -c1-12)
+    echo "aihwkit-${AIHWKIT_VERSION}_torch-${torch_version}_${py_tag}_$(uname -m)_cpu_build-${build_hash}"
+}
+
+build_aihwkit_wheel() {  # $1: destination folder
+    local work
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    ensure_system_packages
+    say "building aihwkit $AIHWKIT_VERSION from source against torch $(pinned_version torch) (about 4-10 minutes)"
+    pip_install -r envs/requirements-build.txt
+    "$VENV/bin/python" -m pip download --disable-pip-version-check -q --no-deps --no-binary aihwkit \
+        --no-build-isolation -d "$work/sdist" "aihwkit==$AIHWKIT_VERSION"
+    local sdist="$work/sdist/aihwkit-$AIHWKIT_VERSION.tar.gz"
+    echo "$AIHWKIT_SHA256  $sdist" | sha256sum -c --quiet - || die "aihwkit source archive does not match its pinned SHA-256"
+    # stubgen (mypy) must be on PATH; USE_CUDA=OFF: this is the CPU build.
+    PATH="$VENV/bin:$PATH" USE_CUDA=OFF CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+        "$VENV/bin/python" -m pip wheel --disable-pip-version-check -q --no-deps --no-build-isolation \
+        --no-cache-dir -w "$work/wheel" "$sdist" > "$work/build.log" 2>&1 \
+        || { tail -n 40 "$work/build.log" >&2; die "aihwkit build failed (log above)"; }
+    mkdir -p "$(dirname "$1")"
+    mv "$work/wheel" "$1.partial.$$" && mv "$1.partial.$$" "$1"   # appears whole or not at all
+}
+
+ensure_aihwkit() {
+    local key wheel_dir marker="$VENV/.aihwkit-build-key"
+    key=$(aihwkit_key)
+    if [ -f "$marker" ] && [ "$(cat "$marker")" = "$key" ] && "$VENV/bin/python" -c 'import aihwkit' 2>/dev/null; then
+        say "aihwkit $AIHWKIT_VERSION already installed ($key)"
+        return
+    fi
+    wheel_dir="$CACHE/wheels/$key"
+    if [ ! -d "$wheel_dir" ]; then
+        build_aihwkit_wheel "$wheel_dir"
+    else
+        say "using cached aihwkit wheel $wheel_dir"
+    fi
+    pip_install --no-deps --force-reinstall "$wheel_dir"/aihwkit-*.whl
+    echo "$key" > "$marker"
+}
+
+ensure_system_packages
+ensure_venv
+say "installing pinned Python packages (envs/requirements.txt)"
+pip_install -r envs/requirements.txt
+ensure_aihwkit
+pip_install --no-deps --no-build-isolation -e .
+"$VENV/bin/python" - <<'EOF'
+import aihwkit, matplotlib, pandas, snakemake, timm, torch, torchvision
+from aihwkit.simulator.rpu_base import cuda
+print(f"[setup] torch {torch.__version__}, torchvision {torchvision.__version__}, aihwkit {aihwkit.__version__} "
+      f"(CUDA build: {cuda.is_compiled()}), timm {timm.__version__}, snakemake {snakemake.__version__}")
+EOF
+say "done in $((SECONDS - start)) s; environment: $VENV"

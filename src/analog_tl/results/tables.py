@@ -1,0 +1,78 @@
+"""Tidy result tables from run folders.
+
+``epochs.csv``: one row per run and epoch; ``runs.csv``: one row per run;
+both carry every setting of the run (from its ``run.json``) as columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analog_tl.io import atomic_path, read_json
+
+SETTING_COLUMNS = ["task", "mode", "transfer_noise", "seed", "n_classes", "epochs", "batch_size", "lr", "optimizer", "momentum"]
+
+
+def run_settings(folder: str | Path) -> dict[str, Any]:
+    """The settings columns of one run: its ``run.json`` settings plus model and data provenance."""
+    record = read_json(Path(folder) / "run.json")
+    settings = dict(record["settings"])
+    model = record["model"]
+    settings["backbone"] = model["backbone"] if model["backbone"] != "timm" else f"timm:{model['timm_name']}"
+    settings["preset"] = model["preset"] if model["backbone"] == "swin" else ""
+    settings["parameters"] = model["linear_layernorm_parameters"]
+    settings["data_sha256"] = record["data"]["sha256"]
+    settings["device"] = record.get("analog_config", {}).get("device", {}).get("name", "digital")
+    settings["run"] = str(folder)
+    return settings
+
+
+def epochs_table(run_folders: list[str]) -> pd.DataFrame:
+    """Per-epoch metrics of every run with its settings (one row per run and epoch)."""
+    frames = []
+    for folder in run_folders:
+        metrics = pd.read_csv(Path(folder) / "metrics.csv")
+        for key, value in run_settings(folder).items():
+            metrics[key] = value
+        frames.append(metrics)
+    table = pd.concat(frames, ignore_index=True)
+    first = [c for c in SETTING_COLUMNS if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def runs_table(run_folders: list[str]) -> pd.DataFrame:
+    """Final metrics of every run with its settings (one row per run)."""
+    rows = [{**run_settings(f), **{k: v for k, v in read_json(Path(f) / "final.json").items()}} for f in run_folders]
+    table = pd.DataFrame(rows)
+    first = [c for c in SETTING_COLUMNS if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def noise_table(report_paths: list[str]) -> pd.DataFrame:
+    """Realised transfer noise per layer, with task and seed taken from each report's path."""
+    frames = []
+    for path in report_paths:
+        frame = pd.read_csv(path)
+        parts = Path(path).parts
+        frame.insert(0, "seed", int(parts[-2].split("~", 1)[1]))
+        frame.insert(0, "task", parts[-4])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    """Write a table atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def write_tables(
+    run_folders: list[str], noise_reports: list[str], out_epochs: str, out_runs: str, out_noise: str
+) -> None:
+    """Write the three tidy tables."""
+    write_csv(epochs_table(run_folders), out_epochs)
+    write_csv(runs_table(run_folders), out_runs)
+    write_csv(noise_table(noise_reports), out_noise)

@@ -1,0 +1,203 @@
+"""The training steps of the workflow: pre-training, digital and analog fine-tuning.
+
+Each function is one Snakemake job: it reads prepared data (checksum-checked),
+trains, and writes a run folder (see :class:`~analog_tl.training.artifacts.RunPaths`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
+from analog_tl.analog.transfer import apply_transfer_noise, convert
+from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
+from analog_tl.data.prepared import load_prepared, verify_checksum
+from analog_tl.io import atomic_path
+from analog_tl.models.factory import build_model, describe, swap_head
+from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model, write_run
+from analog_tl.training.loop import fit
+
+log = logging.getLogger(__name__)
+CPU = torch.device("cpu")
+
+
+def digital_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (Table I for fine-tuning) or AdamW, as ``config.optimizer`` says."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; use sgd or adamw")
+
+
+def _data_record(data_path: str | Path) -> dict[str, Any]:
+    meta = verify_checksum(data_path)
+    return {"path": str(data_path), "sha256": meta["sha256"], "classes": meta["classes"], "counts": meta["counts"]}
+
+
+def pretrain(data_path: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
+    """Digital pre-training on the source task; returns the final metrics."""
+    data = load_prepared(data_path)
+    model = build_model(model_cfg, len(data.classes), seed=train_cfg.seed)
+    log.info("pre-training %s on %d images of %d classes", describe(model), len(data.train), len(data.classes))
+    history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, "pretrain")
+    state = {"state_dict": model.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
+    record = {
+        "settings": {"mode": "pretrain", **_flat_train(train_cfg)},
+        "model": {**to_dict(model_cfg), **describe(model)},
+        "train": to_dict(train_cfg),
+        "data": _data_record(data_path),
+    }
+    return write_run(RunPaths.in_folder(out_dir), history, state, record)
+
+
+def load_pretrained(pretrained_dir: str | Path, model_cfg: ModelConfig, num_classes: int, head_seed: int) -> nn.Module:
+    """The pre-trained model (checksum-checked) with a fresh ``num_classes`` head."""
+    paths = RunPaths.in_folder(pretrained_dir)
+    checkpoint = load_checked_model(paths.model, paths.final)
+    model = build_model(model_cfg, len(checkpoint["classes"]), seed=0)
+    model.load_state_dict(checkpoint["state_dict"])
+    return swap_head(model, num_classes, seed=head_seed)
+
+
+def _flat_train(config: TrainConfig) -> dict[str, Any]:
+    return {
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "optimizer": config.optimizer,
+        "momentum": config.momentum,
+        "seed": config.seed,
+    }
+
+
+def finetune_digital(
+    data_path: str | Path,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    out_dir: str | Path,
+    task: str,
+    pretrained_dir: str | Path | None,
+) -> dict[str, Any]:
+    """Digital transfer learning (``pretrained_dir`` given) or training from scratch (None)."""
+    data = load_prepared(data_path)
+    k = len(data.classes)
+    if pretrained_dir is None:
+        mode, model = "digital_scratch", build_model(model_cfg, k, seed=train_cfg.seed)
+    else:
+        mode, model = "digital_tl", load_pretrained(pretrained_dir, model_cfg, k, head_seed=train_cfg.seed)
+    label = f"{task}/{mode}/seed~{train_cfg.seed}"
+    history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, label)
+    state = {"state_dict": model.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
+    record = {
+        "settings": {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None, **_flat_train(train_cfg)},
+        "model": {**to_dict(model_cfg), **describe(model)},
+        "train": to_dict(train_cfg),
+        "data": _data_record(data_path),
+    }
+    return write_run(RunPaths.in_folder(out_dir), history, state, record)
+
+
+def noise_generator(noise_seed: int, seed: int) -> torch.Generator:
+    """Generator of the transfer-noise draw; the same pattern, scaled by tau, for every tau."""
+    return torch.Generator().manual_seed(noise_seed * 1_000_003 + seed)
+
+
+def convert_pretrained(
+    pretrained_dir: str | Path,
+    data_path: str | Path,
+    model_cfg: ModelConfig,
+    analog_cfg: AnalogConfig,
+    tau: float,
+    noise_seed: int,
+    seed: int,
+    out_model: str | Path,
+    out_noise: str | Path,
+) -> pd.DataFrame:
+    """Head-swapped pre-trained model -> analog c-TTv2 model with transfer noise ``tau``.
+
+    Writes the analog state (``out_model``) and the realised noise per layer
+    (``out_noise``, CSV); returns the latter.
+    """
+    classes = verify_checksum(data_path)["classes"]
+    model = load_pretrained(pretrained_dir, model_cfg, len(classes), head_seed=seed)
+    reference = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    analog = convert(model, build_rpu_config(analog_cfg))
+    report = pd.DataFrame(
+        [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed))]
+    )
+    log.info(
+        "transfer noise tau=%g: realised std %.4g (weighted mean over %d layers), clipped %.2f%%",
+        tau, (report.realised_std * report.rows * report.cols).sum() / (report.rows * report.cols).sum(),
+        len(report), 100 * (report.clipped_fraction * report.rows * report.cols).sum() / (report.rows * report.cols).sum(),
+    )
+    state = {"state_dict": analog.state_dict(), "classes": classes, "tau": tau, "noise_seed": noise_seed, "seed": seed}
+    save_model(state, Path(out_model))
+    with atomic_path(out_noise) as tmp:
+        report.to_csv(tmp, index=False)
+    return report
+
+
+def analog_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """``AnalogSGD`` with the run's learning rate, regrouped for the analog tiles."""
+    from aihwkit.optim import AnalogSGD
+
+    optimizer = AnalogSGD(model.parameters(), lr=config.lr)
+    optimizer.regroup_param_groups(model)
+    return optimizer
+
+
+def analog_layout(model: nn.Module) -> list[dict[str, Any]]:
+    """Analog layers with their shapes and tile counts (tile splitting made visible)."""
+    layout = []
+    for name, layer in model.named_analog_layers():
+        weight, bias = layer.get_weights()
+        tiles = list(layer.analog_tiles())
+        layout.append(
+            {"layer": name, "out": weight.shape[0], "in": weight.shape[1], "tiles": len(tiles),
+             "digital_bias": bias is not None}
+        )
+    return layout
+
+
+def finetune_analog(
+    data_path: str | Path,
+    model_cfg: ModelConfig,
+    analog_cfg: AnalogConfig,
+    train_cfg: TrainConfig,
+    out_dir: str | Path,
+    task: str,
+    init_path: str | Path | None,
+    tau: float | None,
+) -> dict[str, Any]:
+    """c-TTv2 fine-tuning from a converted pre-trained model (``init_path``) or from scratch (None)."""
+    data = load_prepared(data_path)
+    k = len(data.classes)
+    rpu_config = build_rpu_config(analog_cfg)
+    analog = convert(build_model(model_cfg, k, seed=train_cfg.seed), rpu_config)
+    if init_path is None:
+        mode = "analog_scratch"
+    else:
+        mode = "analog_tl"
+        analog.load_state_dict(torch.load(init_path, map_location="cpu", weights_only=False)["state_dict"])
+    label = f"{task}/{mode}" + (f"/noise~{tau:g}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
+    log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
+    history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
+    state = {"state_dict": analog.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
+    record = {
+        "settings": {"mode": mode, "task": task, "n_classes": k, "transfer_noise": tau, **_flat_train(train_cfg)},
+        "model": {**to_dict(model_cfg), **describe(analog)},
+        "train": to_dict(train_cfg),
+        "data": _data_record(data_path),
+        "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
+        "analog_config": to_dict(analog_cfg),
+        "analog_layers": analog_layout(analog),
+        "rpu_config": resolve(rpu_config),
+    }
+    return write_run(RunPaths.in_folder(out_dir), history, state, record)

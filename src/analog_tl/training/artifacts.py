@@ -1,0 +1,105 @@
+"""What a training run leaves behind: metrics per epoch, final metrics, model state, run record."""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from analog_tl.io import atomic_path, read_json, sha256_file, write_json
+from analog_tl.training.loop import EpochMetrics
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Output files of one training run (all in one folder)."""
+
+    metrics: Path
+    final: Path
+    model: Path
+    record: Path
+
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> "RunPaths":
+        """The standard file names inside ``folder``."""
+        folder = Path(folder)
+        return cls(folder / "metrics.csv", folder / "final.json", folder / "model.pt", folder / "run.json")
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of the interpreter and the packages that shape the results."""
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("torch", "torchvision", "aihwkit", "timm", "snakemake", "numpy"):
+        module = sys.modules.get(name)
+        if module is None:
+            try:
+                module = __import__(name)
+            except ImportError:
+                continue
+        versions[name] = getattr(module, "__version__", "unknown")
+    return versions
+
+
+def save_model(state: dict[str, Any], path: Path) -> str:
+    """Save a checkpoint dict atomically; return its SHA-256."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+        return sha256_file(tmp)
+
+
+def load_checked_model(path: str | Path, final_path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint after checking it against the SHA-256 in the run's ``final.json``.
+
+    Raises:
+        RuntimeError: naming the file when the checksum does not match.
+    """
+    expected = read_json(final_path)["model_sha256"]
+    actual = sha256_file(path)
+    if actual != expected:
+        raise RuntimeError(
+            f"{path}: SHA-256 {actual} does not match {expected} recorded in {final_path}; "
+            "the model changed after it was written; delete the run folder and rerun"
+        )
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def summarise(history: list[EpochMetrics]) -> dict[str, Any]:
+    """Final metrics: last epoch, and the epoch with the lowest validation error (model selection)."""
+    trained = [m for m in history if m.epoch > 0] or history
+    best = min(trained, key=lambda m: (m.val_error, m.epoch))
+    last = history[-1]
+    return {
+        "epochs": last.epoch,
+        "final_train_loss": last.train_loss,
+        "final_train_error": last.train_error,
+        "final_val_error": last.val_error,
+        "final_test_error": last.test_error,
+        "best_val_epoch": best.epoch,
+        "best_val_error": best.val_error,
+        "test_error_at_best_val": best.test_error,
+        "train_seconds": sum(m.seconds for m in history),
+    }
+
+
+def write_run(
+    paths: RunPaths,
+    history: list[EpochMetrics],
+    model_state: dict[str, Any],
+    record: dict[str, Any],
+) -> dict[str, Any]:
+    """Write all outputs of a finished run; return its final metrics."""
+    with atomic_path(paths.metrics) as tmp:
+        pd.DataFrame([m.as_dict() for m in history]).to_csv(tmp, index=False)
+    final = summarise(history)
+    final["model_sha256"] = save_model(model_state, paths.model)
+    write_json(paths.record, {**record, "versions": software_versions()})
+    write_json(paths.final, final)
+    if not all(math.isfinite(v) for k, v in final.items() if k.endswith("error")):
+        raise RuntimeError(f"{paths.final}: non-finite error rate in final metrics")
+    return final

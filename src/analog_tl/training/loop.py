@@ -1,0 +1,168 @@
+"""The training loop shared by digital and analog runs.
+
+One loop serves every mode: the model (digital ``nn.Module`` or aihwkit
+analog model) and its optimiser come from the caller. Each epoch yields one
+:class:`EpochMetrics`; epoch 0 is the model before any update.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from analog_tl.config import TrainConfig
+from analog_tl.data.batches import eval_batches, steps_per_epoch, train_batches
+from analog_tl.data.prepared import LabelledImages, PreparedData
+
+log = logging.getLogger(__name__)
+
+
+class DivergenceError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class EpochMetrics:
+    """Metrics after one epoch; errors are fractions in [0, 1], loss is mean cross-entropy (nats)."""
+
+    epoch: int
+    train_loss: float
+    train_error: float
+    val_error: float
+    test_error: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict, for tables."""
+        return asdict(self)
+
+
+@torch.no_grad()
+def error_rate(model: nn.Module, data: LabelledImages, batch_size: int, device: torch.device) -> float:
+    """Fraction of ``data`` that ``model`` misclassifies (through the analog forward pass, if analog)."""
+    model.eval()
+    wrong = 0
+    for x, y in eval_batches(data, batch_size):
+        wrong += int((model(x.to(device)).argmax(dim=1) != y.to(device)).sum())
+    return wrong / max(len(data), 1)
+
+
+def _format_seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def lr_factor(step: int, total_steps: int, config: TrainConfig, steps_per_epoch_: int) -> float:
+    """Multiplier of the base learning rate at optimiser step ``step`` (0-based)."""
+    warmup = round(config.warmup_epochs * steps_per_epoch_)
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.lr_schedule == "cosine":
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    if config.lr_schedule == "constant":
+        return 1.0
+    raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}; use constant or cosine")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, n_train: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step schedule: linear warm-up over ``warmup_epochs``, then constant or cosine decay to 0."""
+    per_epoch = steps_per_epoch(n_train, config.batch_size)
+    total = per_epoch * config.epochs
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, config, per_epoch))
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    data: LabelledImages,
+    config: TrainConfig,
+    epoch: int,
+    device: torch.device,
+    label: str,
+) -> tuple[float, float]:
+    """One pass over ``data``; returns (mean loss, running error) of the epoch."""
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    total_loss, wrong, seen = 0.0, 0, 0
+    n_steps = steps_per_epoch(len(data), config.batch_size)
+    start = time.perf_counter()
+    for step, (x, y) in enumerate(train_batches(data, config.batch_size, config.seed, epoch, config.augment), 1):
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        if not torch.isfinite(loss):
+            raise DivergenceError(
+                f"{label}: training loss is {loss.item()} at epoch {epoch}, step {step}; "
+                f"lower the learning rate (now {config.lr})"
+            )
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(y)
+        wrong += int((logits.argmax(dim=1) != y).sum())
+        seen += len(y)
+        if step % config.log_every_steps == 0 and step < n_steps:
+            rate = step / (time.perf_counter() - start)
+            log.info(
+                "%s epoch %d step %d/%d loss %.4f | %.2f steps/s, epoch ends in %s",
+                label, epoch, step, n_steps, total_loss / seen, rate, _format_seconds((n_steps - step) / rate),
+            )
+    return total_loss / max(seen, 1), wrong / max(seen, 1)
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: PreparedData,
+    config: TrainConfig,
+    device: torch.device,
+    label: str,
+    on_epoch: Callable[[EpochMetrics], None] | None = None,
+) -> list[EpochMetrics]:
+    """Train for ``config.epochs`` epochs; evaluate before training and after every epoch.
+
+    Returns one :class:`EpochMetrics` per epoch, epoch 0 being the initial model.
+    ``on_epoch`` is called with each epoch's metrics as soon as they exist.
+
+    Raises:
+        DivergenceError: if the loss becomes NaN or infinite.
+    """
+    history: list[EpochMetrics] = []
+    scheduler = make_scheduler(optimizer, config, len(data.train))
+    run_start = time.perf_counter()
+    for epoch in range(config.epochs + 1):
+        epoch_start = time.perf_counter()
+        if epoch == 0:
+            train_loss = math.nan
+            train_error = error_rate(model, data.train, config.eval_batch_size, device)
+        else:
+            train_loss, train_error = train_one_epoch(model, optimizer, scheduler, data.train, config, epoch, device, label)
+        metrics = EpochMetrics(
+            epoch=epoch,
+            train_loss=train_loss,
+            train_error=train_error,
+            val_error=error_rate(model, data.val, config.eval_batch_size, device),
+            test_error=error_rate(model, data.test, config.eval_batch_size, device),
+            seconds=time.perf_counter() - epoch_start,
+        )
+        history.append(metrics)
+        elapsed = time.perf_counter() - run_start
+        remaining = elapsed / epoch * (config.epochs - epoch) if epoch else math.nan
+        log.info(
+            "%s epoch %d/%d loss %.4f train_err %.4f val_err %.4f test_err %.4f | %.1fs, %.1f img/s, %s left",
+            label, epoch, config.epochs, train_loss, train_error, metrics.val_error, metrics.test_error,
+            metrics.seconds, len(data.train) / metrics.seconds if epoch else math.nan,
+            _format_seconds(remaining) if epoch else "?",
+        )
+        if on_epoch is not None:
+            on_epoch(metrics)
+    return history

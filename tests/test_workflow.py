@@ -1,0 +1,172 @@
+"""End-to-end: the Snakemake workflow on a tiny config, its outputs, and what reruns after a change."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+TINY = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir`` (which holds config/config.yaml)."""
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def planned_jobs(workdir: Path) -> dict[str, int]:
+    """Jobs a dry run would execute, by rule (empty when nothing is to do)."""
+    out = snakemake(workdir, "--dry-run", "--cores", "2").stdout
+    if "Nothing to be done" in out:
+        return {}
+    stats = out.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """The whole DAG run once on the tiny config."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, TINY)
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_every_table_and_figure_is_written(finished_run):
+    for name in ("epochs.csv", "runs.csv", "transfer_noise.csv"):
+        assert (finished_run / "results" / "tables" / name).stat().st_size > 0
+    for stem in ("fig2_test_error_vs_epoch", "fig3_test_error_vs_transfer_noise"):
+        png = (finished_run / "results" / "figures" / f"{stem}.png").read_bytes()
+        pdf = (finished_run / "results" / "figures" / f"{stem}.pdf").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 20_000
+        assert pdf.startswith(b"%PDF")
+    assert not list((finished_run / "results").rglob(".*.tmp-*"))  # no temporary files left
+
+
+def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
+    epochs = pd.read_csv(finished_run / "results" / "tables" / "epochs.csv")
+    # 2 tasks x (digital TL, digital scratch, analog scratch, 2 noise levels) x 1 seed x 3 epochs (0..2)
+    assert len(epochs) == 2 * 5 * 3
+    for column in ("task", "mode", "transfer_noise", "seed", "lr", "batch_size", "epoch", "test_error", "val_error"):
+        assert column in epochs.columns
+    assert set(epochs["mode"]) == {"digital_tl", "digital_scratch", "analog_tl", "analog_scratch"}
+    for column in ("train_error", "val_error", "test_error"):
+        assert epochs[column].between(0, 1).all()
+    analog = epochs[epochs["mode"] == "analog_tl"]
+    assert sorted(analog.transfer_noise.unique()) == [0.0, 0.2]
+    assert (epochs.batch_size == 8).all() and (epochs.lr == 0.01).all()
+
+
+def test_runs_table_and_run_records(finished_run):
+    runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
+    assert len(runs) == 10
+    assert runs.test_error_at_best_val.between(0, 1).all()
+    # pre-training helps: digital TL beats digital from scratch on the 5-class task
+    five = runs[runs.task == "5class"].set_index("mode")
+    assert five.loc["digital_tl", "final_test_error"] < five.loc["digital_scratch", "final_test_error"]
+    record = json.loads((finished_run / "results/runs/5class/analog_tl/noise~0.2/seed~0/run.json").read_text())
+    assert record["table_i"]["auto_granularity"] == 10000 and record["table_i"]["learning_rate"] == 0.01
+    assert record["rpu_config"]["device"]["fast_lr"] == 0.1
+    assert record["rpu_config"]["mapping"]["max_input_size"] == 512
+    assert {"torch", "aihwkit", "timm", "snakemake", "python"} <= set(record["versions"])
+    assert len(record["analog_layers"]) == 10
+
+
+def test_realised_transfer_noise_table(finished_run):
+    noise = pd.read_csv(finished_run / "results" / "tables" / "transfer_noise.csv")
+    assert set(noise.task) == {"2class", "5class"} and set(noise.tau) == {0.0, 0.2}
+    pooled = noise.assign(n=noise.rows * noise.cols, v=noise.realised_std**2 * noise.rows * noise.cols)
+    pooled = pooled.groupby("tau")[["v", "n"]].sum()
+    std = (pooled.v / pooled.n) ** 0.5
+    assert std[0.0] < 0.01
+    assert std[0.2] == pytest.approx(0.2, rel=0.1)
+
+
+def test_a_second_run_plans_nothing(finished_run):
+    assert planned_jobs(finished_run) == {}
+
+
+@pytest.fixture
+def copy_of_run(finished_run, tmp_path) -> Path:
+    """A copy of the finished run (with Snakemake's metadata) that a test may change."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    return workdir
+
+
+def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
+    config = json.loads(json.dumps(TINY))
+    config["analog"]["transfer_noise"] = [0.0, 0.2, 0.1]
+    write_config(copy_of_run, config)
+    assert planned_jobs(copy_of_run) == {
+        "convert_analog": 2,  # one per task
+        "finetune_analog_tl": 2,
+        "aggregate_tables": 1,
+        "plot_fig2": 1,
+        "plot_fig3": 1,
+        "all": 1,
+    }
+
+
+def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_run):
+    config = json.loads(json.dumps(TINY))
+    config["finetune"]["analog_lr"] = 0.05
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert jobs["finetune_analog_tl"] == 4 and jobs["train_analog_scratch"] == 2
+    for rule in ("pretrain", "prepare_pretrain_data", "prepare_task_data", "convert_analog",
+                 "finetune_digital_tl", "train_digital_scratch"):
+        assert rule not in jobs
+
+
+def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):
+    config = json.loads(json.dumps(TINY))
+    config["finetune"]["epoch"] = 3
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert "'epoch' was unexpected" in result.stdout + result.stderr
+    config = json.loads(json.dumps(TINY))
+    config["analog"]["transfer_noise"] = [0.1, 0.10]
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
+    assert result.returncode != 0 and "transfer_noise" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_unknown_class_fails_in_data_preparation_with_the_available_names(tmp_path):
+    config = json.loads(json.dumps(TINY))
+    config["tasks"] = {"2class": ["disc+ring", "apple"]}
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--cores", "1", "results/data/tasks/2class.npz", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "prepare_data" / "2class.log").read_text()
+    assert "unknown class name(s) ['apple']; available classes:" in log and "Traceback" not in log
+    assert not (tmp_path / "results" / "data" / "tasks" / "2class.npz").exists()
+
+
+def test_lint_is_clean():
+    result = subprocess.run([*SNAKEMAKE, "--lint", "--directory", str(REPO)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,142 @@
+"""Config validation, wildcard values and per-rule parameters.
+
+Every rule receives, through ``params``, exactly the config sections its
+result depends on, so a config change reruns only the jobs it affects.
+"""
+
+import os
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+def fmt_float(value):
+    """Canonical wildcard text of a number: 0.1 -> '0.1', 0 -> '0.0' (one spelling per value)."""
+    return repr(float(value))
+
+
+def _check_config(cfg):
+    """Cross-field checks that a JSON schema cannot express; fail before any job runs."""
+    levels = [fmt_float(t) for t in cfg["analog"]["transfer_noise"]]
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"analog.transfer_noise lists a value twice: {cfg['analog']['transfer_noise']}")
+    model = cfg["model"]
+    if model["backbone"] == "timm" and not model["timm_name"]:
+        raise ValueError("model.timm_name must name a timm model when model.backbone is 'timm'")
+    if cfg["data"]["source"] == "folder":
+        for key in ("pretrain_path", "finetune_path"):
+            if not cfg["data"][key]:
+                raise ValueError(f"data.{key} must be set when data.source is 'folder'")
+
+
+_check_config(config)
+
+TASKS = list(config["tasks"])
+SEEDS = [str(s) for s in config["finetune"]["seeds"]]
+NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
+DIGITAL_MODES = ["digital_tl", "digital_scratch"]
+RUN_FILES = ["metrics.csv", "final.json", "model.pt", "run.json"]
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+    seed=r"\d+",
+    noise=r"[0-9.e+-]+",
+
+
+def run_outputs(folder):
+    """The four files a training run writes into ``folder``."""
+    return multiext(f"{folder}/", *RUN_FILES)
+
+
+def run_folder(files):
+    """The folder that holds a run's files (inverse of ``run_outputs``)."""
+    return os.path.dirname(files[0])
+
+
+# --- data -----------------------------------------------------------------------------
+
+_ROLE_ONLY_KEYS = {
+    "pretrain": {"finetune_path"},
+    "finetune": {"pretrain_path"},
+}
+_SYNTHETIC_ROLE_KEYS = {
+    "pretrain": {"target_train_per_class", "target_test_per_class"},
+    "finetune": {"source_train_per_class", "source_test_per_class"},
+}
+
+
+def data_params(role):
+    """The data config that the ``role`` data set depends on (other role's keys dropped)."""
+    data = {k: v for k, v in config["data"].items() if k not in _ROLE_ONLY_KEYS[role]}
+    data["synthetic"] = {
+        k: v for k, v in config["data"]["synthetic"].items() if k not in _SYNTHETIC_ROLE_KEYS[role]
+    }
+    return data
+
+
+# --- training -------------------------------------------------------------------------
+
+
+def pretrain_params():
+    """TrainConfig fields of digital pre-training."""
+    return dict(config["pretrain"])
+
+
+def finetune_params(kind, seed):
+    """TrainConfig fields of a fine-tuning run; ``kind`` is 'digital' or 'analog' (Table I lr)."""
+    ft = config["finetune"]
+    return {
+        "epochs": ft["epochs"],
+        "batch_size": ft["batch_size"],
+        "lr": ft[f"{kind}_lr"],
+        "optimizer": "sgd",
+        "momentum": ft["momentum"] if kind == "digital" else 0.0,
+        "augment": ft["augment"],
+        "seed": int(seed),
+        "eval_batch_size": ft["eval_batch_size"],
+        "log_every_steps": ft["log_every_steps"],
+    }
+
+
+def analog_params():
+    """AnalogConfig fields: device, c-TTv2 compound, mapping, IO and update settings."""
+    keys = ("device", "compound", "mapping", "forward", "backward", "update", "construction_seed")
+    return {k: config["analog"][k] for k in keys}
+
+
+# --- aggregation ----------------------------------------------------------------------
+
+
+def all_run_folders():
+    """Every fine-tuning run folder of the config."""
+    folders = []
+    for task in TASKS:
+        for seed in SEEDS:
+            folders += [f"results/runs/{task}/{mode}/seed~{seed}" for mode in DIGITAL_MODES]
+            folders.append(f"results/runs/{task}/analog_scratch/seed~{seed}")
+            folders += [f"results/runs/{task}/analog_tl/noise~{n}/seed~{seed}" for n in NOISE_LEVELS]
+    return folders
+
+
+def noise_reports():
+    """Every realised-transfer-noise table of the config."""
+    return expand(
+        "results/analog_init/{task}/noise~{noise}/seed~{seed}/transfer_noise.csv",
+        task=TASKS,
+        noise=NOISE_LEVELS,
+        seed=SEEDS,
+    )
+
+
+def settings_caption():
+    """One line with the run's settings, for figure titles and report captions."""
+    ft, model = config["finetune"], config["model"]
+    backbone = f"Swin '{model['preset']}'" if model["backbone"] == "swin" else f"timm {model['timm_name']}"
+    return (
+        f"data={config['data']['source']}, {backbone}, {ft['epochs']} fine-tuning epochs, batch {ft['batch_size']}, "
+        f"digital SGD lr {ft['digital_lr']}, analog c-TTv2 AnalogSGD lr {ft['analog_lr']}, "
+        f"device {config['analog']['device']['name']}, seeds {config['finetune']['seeds']}"
+    )

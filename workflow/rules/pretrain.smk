@@ -1,0 +1,18 @@
+rule pretrain:
+    """Digital pre-training on the source task, with data augmentation."""
+    input:
+        data="results/data/pretrain.npz",
+    output:
+        run_outputs("results/pretrain"),
+    params:
+        model=config["model"],
+        train=lambda wildcards: pretrain_params(),
+    threads: config["threads"]
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/pretrain.log",
+    benchmark:
+        "benchmarks/pretrain.tsv"
+    script:
+        "../../scripts/pretrain.py"
