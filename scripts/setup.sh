@@ -26,6 +26,9 @@ AIHWKIT_VERSION=1.2.0
 AIHWKIT_SHA256=288b00aed52a99f578a2e7ac46fdbf2a9f07e4780c4307eae5827558f1bf2cba
 SYSTEM_PACKAGES=(g++ libopenblas-dev)
 
+SETUP_TMP=$(mktemp -d)
+trap 'rm -rf "$SETUP_TMP"' EXIT
+
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 start=$SECONDS
@@ -72,9 +75,7 @@ aihwkit_key() {
 }
 
 build_aihwkit_wheel() {  # $1: destination folder
-    local work
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' RETURN
+    local work="$SETUP_TMP/aihwkit"
     ensure_system_packages
     say "building aihwkit $AIHWKIT_VERSION from source against torch $(pinned_version torch) (about 4-10 minutes)"
     pip_install -r envs/requirements-build.txt

@@ -67,8 +67,8 @@ def test_every_table_and_figure_is_written(finished_run):
 
 def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
     epochs = pd.read_csv(finished_run / "results" / "tables" / "epochs.csv")
-    # 2 tasks x (digital TL, digital scratch, analog scratch, 2 noise levels) x 1 seed x 3 epochs (0..2)
-    assert len(epochs) == 2 * 5 * 3
+    # 2 tasks x (digital TL, digital scratch, analog scratch, 2 noise levels) x 1 seed x 4 epochs (0..3)
+    assert len(epochs) == 2 * 5 * 4
     for column in ("task", "mode", "transfer_noise", "seed", "lr", "batch_size", "epoch", "test_error", "val_error"):
         assert column in epochs.columns
     assert set(epochs["mode"]) == {"digital_tl", "digital_scratch", "analog_tl", "analog_scratch"}
