@@ -25,6 +25,8 @@ CACHE=${ANALOG_TL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/analog-tl}
 AIHWKIT_VERSION=1.2.0
 AIHWKIT_SHA256=288b00aed52a99f578a2e7ac46fdbf2a9f07e4780c4307eae5827558f1bf2cba
 SYSTEM_PACKAGES=(g++ libopenblas-dev)
+REQUIREMENTS=${ANALOG_TL_REQUIREMENTS:-envs/requirements.txt}
+BUILD_REQUIREMENTS=envs/requirements-build.txt
 
 SETUP_TMP=$(mktemp -d)
 trap 'rm -rf "$SETUP_TMP"' EXIT
@@ -63,14 +65,14 @@ ensure_venv() {
 
 pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q "$@"; }
 
-pinned_version() { sed -n "s/^$1==\([^ ;]*\).*/\1/p" envs/requirements.txt | head -n 1; }
+pinned_version() { sed -n "s/^$1==\([^ ;]*\).*/\1/p" "$REQUIREMENTS" | head -n 1; }
 
 # --- aihwkit, built against the pinned torch ----------------------------------------------
 aihwkit_key() {
     local torch_version py_tag build_hash
     torch_version=$(pinned_version torch)
-    py_tag=$("$VENV/bin/python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-    build_hash=$(sha256sum envs/requirements-build.txt | cut -c1-12)
+    py_tag=$("$PYTHON" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+    build_hash=$(sha256sum "$BUILD_REQUIREMENTS" | cut -c1-12)
     echo "aihwkit-${AIHWKIT_VERSION}_torch-${torch_version}_${py_tag}_$(uname -m)_cpu_build-${build_hash}"
 }
 
@@ -78,7 +80,7 @@ build_aihwkit_wheel() {  # $1: destination folder
     local work="$SETUP_TMP/aihwkit"
     ensure_system_packages
     say "building aihwkit $AIHWKIT_VERSION from source against torch $(pinned_version torch) (about 4-10 minutes)"
-    pip_install -r envs/requirements-build.txt
+    pip_install -r "$BUILD_REQUIREMENTS"
     "$VENV/bin/python" -m pip download --disable-pip-version-check -q --no-deps --no-binary aihwkit \
         --no-build-isolation -d "$work/sdist" "aihwkit==$AIHWKIT_VERSION"
     local sdist="$work/sdist/aihwkit-$AIHWKIT_VERSION.tar.gz"
@@ -109,16 +111,23 @@ ensure_aihwkit() {
     echo "$key" > "$marker"
 }
 
-ensure_system_packages
-ensure_venv
-say "installing pinned Python packages (envs/requirements.txt)"
-pip_install -r envs/requirements.txt
-ensure_aihwkit
-pip_install --no-deps --no-build-isolation -e .
-"$VENV/bin/python" - <<'EOF'
+main() {
+    ensure_system_packages
+    ensure_venv
+    say "installing pinned Python packages ($REQUIREMENTS)"
+    pip_install -r "$REQUIREMENTS"
+    ensure_aihwkit
+    pip_install --no-deps --no-build-isolation -e .
+    "$VENV/bin/python" - <<'EOF'
 import aihwkit, matplotlib, pandas, snakemake, timm, torch, torchvision
 from aihwkit.simulator.rpu_base import cuda
 print(f"[setup] torch {torch.__version__}, torchvision {torchvision.__version__}, aihwkit {aihwkit.__version__} "
       f"(CUDA build: {cuda.is_compiled()}), timm {timm.__version__}, snakemake {snakemake.__version__}")
 EOF
-say "done in $((SECONDS - start)) s; environment: $VENV"
+    say "done in $((SECONDS - start)) s; environment: $VENV"
+}
+
+# Sourcing the script (as the tests do) defines the functions without running the set-up.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
+fi
