@@ -18,7 +18,6 @@ images benefit from pre-training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -54,18 +53,6 @@ def target_classes() -> list[str]:
     """The 26 fine-tuning classes (all pairs not in the source task), in label order."""
     pairs = list(combinations(MOTIFS, 2)) + [(m, m) for m in MOTIFS]
     return [class_name(p) for p in pairs if p not in SOURCE_PAIRS]
-
-
-@dataclass(frozen=True)
-class SyntheticSpec:
-    """Sizes and seed of the synthetic data set (images per class)."""
-
-    seed: int = 0
-    source_train_per_class: int = 500
-    source_test_per_class: int = 100
-    target_train_per_class: int = 60
-    target_test_per_class: int = 50
-    pixel_noise: float = 12.0  # std of the additive pixel noise, in uint8 levels
 
 
 def _motif_mask(motif: str, yy: np.ndarray, xx: np.ndarray, radius: float, phase: float) -> np.ndarray:

@@ -70,7 +70,7 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, caption: str) -> plt.Figu
     dashed line of the same colour is digital TL. The top axis gives the
     realised noise (std of W_analog - W_pre, after device clipping).
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(9.0, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for colour, task in zip(colours, dict.fromkeys(runs["task"])):
         rows = runs[(runs.task == task) & (runs["mode"] == "analog_tl")]
@@ -82,9 +82,9 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, caption: str) -> plt.Figu
     realised = noise.assign(n=noise.rows * noise.cols)
     realised = realised.assign(w=realised.realised_std * realised.n).groupby("tau")[["w", "n"]].sum()
     ax.set(xlabel="weight transfer noise tau (weight units, device range -1..1)", ylabel="test error (%)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     top = ax.secondary_xaxis("top")
     top.set_xticks(list(realised.index), [f"{v:.3g}" for v in realised.w / realised.n])
     top.set_xlabel("realised noise std after device clipping (weight units)", fontsize=8)

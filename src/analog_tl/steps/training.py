@@ -77,6 +77,19 @@ def _flat_train(config: TrainConfig) -> dict[str, Any]:
     }
 
 
+def _finetune_record(
+    mode: str, task: str, tau: float | None, model: nn.Module, model_cfg: ModelConfig, train_cfg: TrainConfig,
+    data_path: str | Path, n_classes: int,
+) -> dict[str, Any]:
+    """The ``run.json`` fields shared by every fine-tuning run."""
+    return {
+        "settings": {"mode": mode, "task": task, "n_classes": n_classes, "transfer_noise": tau, **_flat_train(train_cfg)},
+        "model": {**to_dict(model_cfg), **describe(model)},
+        "train": to_dict(train_cfg),
+        "data": _data_record(data_path),
+    }
+
+
 def finetune_digital(
     data_path: str | Path,
     model_cfg: ModelConfig,
@@ -95,12 +108,7 @@ def finetune_digital(
     label = f"{task}/{mode}/seed~{train_cfg.seed}"
     history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, label)
     state = {"state_dict": model.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
-    record = {
-        "settings": {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None, **_flat_train(train_cfg)},
-        "model": {**to_dict(model_cfg), **describe(model)},
-        "train": to_dict(train_cfg),
-        "data": _data_record(data_path),
-    }
+    record = _finetune_record(mode, task, None, model, model_cfg, train_cfg, data_path, k)
     return write_run(RunPaths.in_folder(out_dir), history, state, record)
 
 
@@ -186,15 +194,12 @@ def finetune_analog(
     else:
         mode = "analog_tl"
         analog.load_state_dict(torch.load(init_path, map_location="cpu", weights_only=False)["state_dict"])
-    label = f"{task}/{mode}" + (f"/noise~{tau:g}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
+    label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
     log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
     history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
     state = {"state_dict": analog.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
     record = {
-        "settings": {"mode": mode, "task": task, "n_classes": k, "transfer_noise": tau, **_flat_train(train_cfg)},
-        "model": {**to_dict(model_cfg), **describe(analog)},
-        "train": to_dict(train_cfg),
-        "data": _data_record(data_path),
+        **_finetune_record(mode, task, tau, analog, model_cfg, train_cfg, data_path, k),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
         "analog_config": to_dict(analog_cfg),
         "analog_layers": analog_layout(analog),
