@@ -138,5 +138,6 @@ def settings_caption():
     return (
         f"data={config['data']['source']}, {backbone}, {ft['epochs']} fine-tuning epochs, batch {ft['batch_size']}, "
         f"digital SGD lr {ft['digital_lr']}, analog c-TTv2 AnalogSGD lr {ft['analog_lr']}, "
+        f"c-TTv2 fast_lr {config['analog']['compound'].get('fast_lr', '0.1 (aihwkit build_config)')}, "
         f"device {config['analog']['device']['name']}, seeds {config['finetune']['seeds']}"
     )
