@@ -124,3 +124,17 @@ def test_fast_matrix_starts_at_zero_after_programming():
         hidden = tile.tile.get_hidden_parameters()
         fast = hidden[names.index("hidden_weights_0")]
         assert torch.count_nonzero(fast) == 0
+
+
+def _device_parameters(construction_seed):
+    model = build_model(ModelConfig(preset="tiny"), 2, seed=0)
+    analog = convert(model, build_rpu_config(AnalogConfig(construction_seed=construction_seed)))
+    tile = next(iter(analog.analog_tiles())).tile
+    names, hidden = tile.get_hidden_parameter_names(), tile.get_hidden_parameters()
+    return {n: hidden[i] for i, n in enumerate(names) if "bound" in n or "dw_min" in n}
+
+
+def test_construction_seed_fixes_the_device_to_device_parameters():
+    a, b, c = _device_parameters(1), _device_parameters(1), _device_parameters(2)
+    assert a and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)

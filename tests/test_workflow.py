@@ -170,3 +170,22 @@ def test_unknown_class_fails_in_data_preparation_with_the_available_names(tmp_pa
 def test_lint_is_clean():
     result = subprocess.run([*SNAKEMAKE, "--lint", "--directory", str(REPO)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_corrupted_converted_model_stops_fine_tuning_with_its_name(copy_of_run):
+    folder = "results/analog_init/2class/noise~0.2/seed~0"
+    model = copy_of_run / folder / "analog_model.pt"
+    model.write_bytes(model.read_bytes()[:-100])
+    target = "results/runs/2class/analog_tl/noise~0.2/seed~0/final.json"
+    result = snakemake(copy_of_run, "--cores", "1", "--forcerun", "finetune_analog_tl", target, check=False)
+    assert result.returncode != 0
+    log = (copy_of_run / "logs/runs/2class/analog_tl/noise~0.2/seed~0.log").read_text()
+    assert f"{folder}/analog_model.pt: SHA-256" in log and "does not match" in log
+    assert not (copy_of_run / target).exists()
+
+
+def test_html_report_bundles_the_figures_and_tables(finished_run):
+    snakemake(finished_run, "--report", "report.html")
+    html = (finished_run / "report.html").read_text(errors="replace")
+    for name in ("fig2_test_error_vs_epoch.png", "fig3_test_error_vs_transfer_noise.png", "runs.csv", "epochs.csv"):
+        assert name in html

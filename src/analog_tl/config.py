@@ -108,7 +108,7 @@ class AnalogConfig:
     forward: dict[str, Any] = field(default_factory=dict)
     backward: dict[str, Any] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
-    construction_seed: int = 0
+    construction_seed: int = 1  # aihwkit treats 0 as "draw a clock-seeded device population"
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:

@@ -6,6 +6,7 @@ rule convert_analog:
     output:
         model="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
         noise="results/analog_init/{task}/noise~{noise}/seed~{seed}/transfer_noise.csv",
+        record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
     params:
         model=config["model"],
         analog=lambda wildcards: analog_params(),
@@ -25,6 +26,7 @@ rule finetune_analog_tl:
     input:
         data="results/data/tasks/{task}.npz",
         init="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
+        init_record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
     output:
         run_outputs("results/runs/{task}/analog_tl/noise~{noise}/seed~{seed}"),
     params:

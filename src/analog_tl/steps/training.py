@@ -18,7 +18,7 @@ from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
 from analog_tl.analog.transfer import apply_transfer_noise, convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
 from analog_tl.data.prepared import load_prepared, verify_checksum
-from analog_tl.io import atomic_path
+from analog_tl.io import atomic_path, write_json
 from analog_tl.models.factory import build_model, describe, swap_head
 from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model, write_run
 from analog_tl.training.loop import fit
@@ -146,10 +146,16 @@ def convert_pretrained(
         len(report), 100 * (report.clipped_fraction * report.rows * report.cols).sum() / (report.rows * report.cols).sum(),
     )
     state = {"state_dict": analog.state_dict(), "classes": classes, "tau": tau, "noise_seed": noise_seed, "seed": seed}
-    save_model(state, Path(out_model))
     with atomic_path(out_noise) as tmp:
         report.to_csv(tmp, index=False)
+    checksum = save_model(state, Path(out_model))
+    write_json(init_record_path(out_model), {"model_sha256": checksum, "tau": tau, "noise_seed": noise_seed, "seed": seed})
     return report
+
+
+def init_record_path(model_path: str | Path) -> Path:
+    """The JSON record (checksum, tau, seeds) written beside a converted analog model."""
+    return Path(model_path).with_suffix(".json")
 
 
 def analog_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -193,7 +199,7 @@ def finetune_analog(
         mode = "analog_scratch"
     else:
         mode = "analog_tl"
-        analog.load_state_dict(torch.load(init_path, map_location="cpu", weights_only=False)["state_dict"])
+        analog.load_state_dict(load_checked_model(init_path, init_record_path(init_path))["state_dict"])
     label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
     log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
     history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)

@@ -54,7 +54,7 @@ def save_model(state: dict[str, Any], path: Path) -> str:
 
 
 def load_checked_model(path: str | Path, final_path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint after checking it against the SHA-256 in the run's ``final.json``.
+    """Load a checkpoint after checking it against the ``model_sha256`` recorded in ``final_path`` (JSON).
 
     Raises:
         RuntimeError: naming the file when the checksum does not match.
@@ -64,7 +64,7 @@ def load_checked_model(path: str | Path, final_path: str | Path) -> dict[str, An
     if actual != expected:
         raise RuntimeError(
             f"{path}: SHA-256 {actual} does not match {expected} recorded in {final_path}; "
-            "the model changed after it was written; delete the run folder and rerun"
+            "the model changed after it was written; delete it and rerun the workflow"
         )
     return torch.load(path, map_location="cpu", weights_only=False)
 
