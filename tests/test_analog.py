@@ -131,7 +131,7 @@ def _device_parameters(construction_seed):
     analog = convert(model, build_rpu_config(AnalogConfig(construction_seed=construction_seed)))
     tile = next(iter(analog.analog_tiles())).tile
     names, hidden = tile.get_hidden_parameter_names(), tile.get_hidden_parameters()
-    return {n: hidden[i] for i, n in enumerate(names) if "bound" in n or "dw_min" in n}
+    return {n: hidden[i] for i, n in enumerate(names) if "bound" in n or "dwmin" in n}
 
 
 def test_construction_seed_fixes_the_device_to_device_parameters():

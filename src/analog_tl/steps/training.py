@@ -17,8 +17,8 @@ from torch import nn
 from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
 from analog_tl.analog.transfer import apply_transfer_noise, convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
-from analog_tl.data.prepared import load_prepared, verify_checksum
-from analog_tl.io import atomic_path, write_json
+from analog_tl.data.prepared import load_prepared, sidecar_path, verify_checksum
+from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.models.factory import build_model, describe, swap_head
 from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model, write_run
 from analog_tl.training.loop import fit
@@ -36,9 +36,22 @@ def digital_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Opti
     raise ValueError(f"unknown optimizer {config.optimizer!r}; use sgd or adamw")
 
 
-def _data_record(data_path: str | Path) -> dict[str, Any]:
-    meta = verify_checksum(data_path)
-    return {"path": str(data_path), "sha256": meta["sha256"], "classes": meta["classes"], "counts": meta["counts"]}
+def _run_record(
+    settings: dict[str, Any], model: nn.Module, model_cfg: ModelConfig, train_cfg: TrainConfig, data_path: str | Path
+) -> dict[str, Any]:
+    """The ``run.json`` fields of every training run (the data file was checksum-checked when loaded)."""
+    meta = read_json(sidecar_path(data_path))
+    return {
+        "settings": {**settings, **_flat_train(train_cfg)},
+        "model": {**to_dict(model_cfg), **describe(model)},
+        "train": to_dict(train_cfg),
+        "data": {"path": str(data_path), "sha256": meta["sha256"], "classes": meta["classes"], "counts": meta["counts"]},
+    }
+
+
+def _checkpoint(model: nn.Module, classes: list[str], model_cfg: ModelConfig) -> dict[str, Any]:
+    """What ``model.pt`` holds: the weights, the class names and the model config."""
+    return {"state_dict": model.state_dict(), "classes": classes, "model": to_dict(model_cfg)}
 
 
 def pretrain(data_path: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
@@ -47,14 +60,8 @@ def pretrain(data_path: str | Path, model_cfg: ModelConfig, train_cfg: TrainConf
     model = build_model(model_cfg, len(data.classes), seed=train_cfg.seed)
     log.info("pre-training %s on %d images of %d classes", describe(model), len(data.train), len(data.classes))
     history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, "pretrain")
-    state = {"state_dict": model.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
-    record = {
-        "settings": {"mode": "pretrain", **_flat_train(train_cfg)},
-        "model": {**to_dict(model_cfg), **describe(model)},
-        "train": to_dict(train_cfg),
-        "data": _data_record(data_path),
-    }
-    return write_run(RunPaths.in_folder(out_dir), history, state, record)
+    record = _run_record({"mode": "pretrain"}, model, model_cfg, train_cfg, data_path)
+    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(model, data.classes, model_cfg), record)
 
 
 def load_pretrained(pretrained_dir: str | Path, model_cfg: ModelConfig, num_classes: int, head_seed: int) -> nn.Module:
@@ -77,19 +84,6 @@ def _flat_train(config: TrainConfig) -> dict[str, Any]:
     }
 
 
-def _finetune_record(
-    mode: str, task: str, tau: float | None, model: nn.Module, model_cfg: ModelConfig, train_cfg: TrainConfig,
-    data_path: str | Path, n_classes: int,
-) -> dict[str, Any]:
-    """The ``run.json`` fields shared by every fine-tuning run."""
-    return {
-        "settings": {"mode": mode, "task": task, "n_classes": n_classes, "transfer_noise": tau, **_flat_train(train_cfg)},
-        "model": {**to_dict(model_cfg), **describe(model)},
-        "train": to_dict(train_cfg),
-        "data": _data_record(data_path),
-    }
-
-
 def finetune_digital(
     data_path: str | Path,
     model_cfg: ModelConfig,
@@ -107,9 +101,9 @@ def finetune_digital(
         mode, model = "digital_tl", load_pretrained(pretrained_dir, model_cfg, k, head_seed=train_cfg.seed)
     label = f"{task}/{mode}/seed~{train_cfg.seed}"
     history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, label)
-    state = {"state_dict": model.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
-    record = _finetune_record(mode, task, None, model, model_cfg, train_cfg, data_path, k)
-    return write_run(RunPaths.in_folder(out_dir), history, state, record)
+    settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None}
+    record = _run_record(settings, model, model_cfg, train_cfg, data_path)
+    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(model, data.classes, model_cfg), record)
 
 
 def noise_generator(noise_seed: int, seed: int) -> torch.Generator:
@@ -140,10 +134,10 @@ def convert_pretrained(
     report = pd.DataFrame(
         [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed))]
     )
+    share = report.rows * report.cols / (report.rows * report.cols).sum()  # each layer's share of the weights
     log.info(
-        "transfer noise tau=%g: realised std %.4g (weighted mean over %d layers), clipped %.2f%%",
-        tau, (report.realised_std * report.rows * report.cols).sum() / (report.rows * report.cols).sum(),
-        len(report), 100 * (report.clipped_fraction * report.rows * report.cols).sum() / (report.rows * report.cols).sum(),
+        "transfer noise tau=%g: realised std %.4g (weight-weighted mean over %d layers), clipped %.2f%%",
+        tau, (report.realised_std * share).sum(), len(report), 100 * (report.clipped_fraction * share).sum(),
     )
     state = {"state_dict": analog.state_dict(), "classes": classes, "tau": tau, "noise_seed": noise_seed, "seed": seed}
     with atomic_path(out_noise) as tmp:
@@ -203,12 +197,12 @@ def finetune_analog(
     label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
     log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
     history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
-    state = {"state_dict": analog.state_dict(), "classes": data.classes, "model": to_dict(model_cfg)}
+    settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": tau}
     record = {
-        **_finetune_record(mode, task, tau, analog, model_cfg, train_cfg, data_path, k),
+        **_run_record(settings, analog, model_cfg, train_cfg, data_path),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
         "analog_config": to_dict(analog_cfg),
         "analog_layers": analog_layout(analog),
         "rpu_config": resolve(rpu_config),
     }
-    return write_run(RunPaths.in_folder(out_dir), history, state, record)
+    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(analog, data.classes, model_cfg), record)
