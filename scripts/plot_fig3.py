@@ -7,5 +7,10 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
 
     from analog_tl.results.figures import plot_fig3, save_figure
 
-    figure = plot_fig3(pd.read_csv(snakemake.input.runs), pd.read_csv(snakemake.input.noise), snakemake.params.caption)
+    figure = plot_fig3(
+        pd.read_csv(snakemake.input.runs),
+        pd.read_csv(snakemake.input.noise),
+        pd.read_csv(snakemake.input.critical),
+        snakemake.params.caption,
+    )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -54,10 +54,20 @@ def finished_run(tmp_path_factory) -> Path:
     return workdir
 
 
+FIGURES = (
+    "fig2_test_error_vs_epoch",
+    "fig3_test_error_vs_transfer_noise",
+    "fig4_test_error_vs_sps",
+    "fig_spv_test_error_vs_spv",
+    "fig5_test_error_vs_pulse_noise_and_dtod",
+)
+SWEEP_TABLES = [f"sweeps/{s}_{t}.csv" for s in ("sps", "spv", "pulse_noise", "dtod") for t in ("runs", "summary")]
+
+
 def test_every_table_and_figure_is_written(finished_run):
-    for name in ("epochs.csv", "runs.csv", "transfer_noise.csv"):
+    for name in ("epochs.csv", "runs.csv", "transfer_noise.csv", "critical_noise.csv", "summary.csv", *SWEEP_TABLES):
         assert (finished_run / "results" / "tables" / name).stat().st_size > 0
-    for stem in ("fig2_test_error_vs_epoch", "fig3_test_error_vs_transfer_noise"):
+    for stem in FIGURES:
         png = (finished_run / "results" / "figures" / f"{stem}.png").read_bytes()
         pdf = (finished_run / "results" / "figures" / f"{stem}.pdf").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 20_000
@@ -67,21 +77,21 @@ def test_every_table_and_figure_is_written(finished_run):
 
 def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
     epochs = pd.read_csv(finished_run / "results" / "tables" / "epochs.csv")
-    # 2 tasks x (digital TL, digital scratch, analog scratch, 2 noise levels) x 1 seed x 4 epochs (0..3)
-    assert len(epochs) == 2 * 5 * 4
+    # 2 tasks x (digital TL, digital scratch, analog scratch, 3 noise levels) x 1 seed x 4 epochs (0..3)
+    assert len(epochs) == 2 * 6 * 4
     for column in ("task", "mode", "transfer_noise", "seed", "lr", "batch_size", "epoch", "test_error", "val_error"):
         assert column in epochs.columns
     assert set(epochs["mode"]) == {"digital_tl", "digital_scratch", "analog_tl", "analog_scratch"}
     for column in ("train_error", "val_error", "test_error"):
         assert epochs[column].between(0, 1).all()
     analog = epochs[epochs["mode"] == "analog_tl"]
-    assert sorted(analog.transfer_noise.unique()) == [0.0, 0.2]
+    assert sorted(analog.transfer_noise.unique()) == [0.0, 0.1, 0.2]
     assert (epochs.batch_size == 8).all() and (epochs.lr == 0.01).all()
 
 
 def test_runs_table_and_run_records(finished_run):
     runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
-    assert len(runs) == 10
+    assert len(runs) == 12
     assert runs.test_error_at_best_val.between(0, 1).all()
     # pre-training helps: digital TL beats digital from scratch on the 5-class task
     five = runs[runs.task == "5class"].set_index("mode")
@@ -96,7 +106,7 @@ def test_runs_table_and_run_records(finished_run):
 
 def test_realised_transfer_noise_table(finished_run):
     noise = pd.read_csv(finished_run / "results" / "tables" / "transfer_noise.csv")
-    assert set(noise.task) == {"2class", "5class"} and set(noise.tau) == {0.0, 0.2}
+    assert set(noise.task) == {"2class", "5class"} and set(noise.tau) == {0.0, 0.1, 0.2}
     pooled = noise.assign(n=noise.rows * noise.cols, v=noise.realised_std**2 * noise.rows * noise.cols)
     pooled = pooled.groupby("tau")[["v", "n"]].sum()
     std = (pooled.v / pooled.n) ** 0.5
@@ -118,16 +128,38 @@ def copy_of_run(finished_run, tmp_path) -> Path:
 
 def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
     config = json.loads(json.dumps(TINY))
-    config["analog"]["transfer_noise"] = [0.0, 0.2, 0.1]
+    config["analog"]["transfer_noise"] = [0.0, 0.1, 0.2, 0.05]
     write_config(copy_of_run, config)
     assert planned_jobs(copy_of_run) == {
         "convert_analog": 2,  # one per task
         "finetune_analog_tl": 2,
         "aggregate_tables": 1,
+        "headline_tables": 1,
         "plot_fig2": 1,
         "plot_fig3": 1,
         "all": 1,
     }
+
+
+def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
+    config = json.loads(json.dumps(TINY))
+    config["sweeps"]["sps"] = [0, 20, 10]
+    write_config(copy_of_run, config)
+    assert planned_jobs(copy_of_run) == {
+        "finetune_analog_sweep": 4,  # 2 tasks x 2 learning rates x 1 seed
+        "aggregate_sweep": 1,  # sps only
+        "plot_fig4": 1,
+        "all": 1,
+    }
+
+
+def test_changing_the_sps_reading_reruns_only_the_sps_sweep(copy_of_run):
+    config = json.loads(json.dumps(TINY))
+    config["sweeps"]["sps_reading"] = "reference_shift"
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert jobs["finetune_analog_sweep"] == 8  # 2 tasks x 2 values x 2 learning rates
+    assert jobs["aggregate_sweep"] == 1 and "plot_fig5" not in jobs and "finetune_analog_tl" not in jobs
 
 
 def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_run):
@@ -135,9 +167,9 @@ def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_r
     config["finetune"]["analog_lr"] = 0.05
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
-    assert jobs["finetune_analog_tl"] == 4 and jobs["train_analog_scratch"] == 2
+    assert jobs["finetune_analog_tl"] == 6 and jobs["train_analog_scratch"] == 2
     for rule in ("pretrain", "prepare_pretrain_data", "prepare_task_data", "convert_analog",
-                 "finetune_digital_tl", "train_digital_scratch"):
+                 "finetune_digital_tl", "train_digital_scratch", "finetune_analog_sweep"):
         assert rule not in jobs
 
 
@@ -187,5 +219,47 @@ def test_a_corrupted_converted_model_stops_fine_tuning_with_its_name(copy_of_run
 def test_html_report_bundles_the_figures_and_tables(finished_run):
     snakemake(finished_run, "--report", "report.html")
     html = (finished_run / "report.html").read_text(errors="replace")
-    for name in ("fig2_test_error_vs_epoch.png", "fig3_test_error_vs_transfer_noise.png", "runs.csv", "epochs.csv"):
+    for name in (*[f"{stem}.png" for stem in FIGURES], "runs.csv", "epochs.csv", "summary.csv", "critical_noise.csv",
+                 "sps_runs.csv", "dtod_summary.csv"):
         assert name in html
+
+
+def test_sweep_tables_select_on_validation_and_runs_record_the_device(finished_run):
+    runs = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "sps_runs.csv")
+    assert len(runs) == 2 * 2 * 2  # tasks x values x learning rates (1 seed)
+    assert set(runs.lr) == {0.01, 0.05} and set(runs.sweep_value) == {0.0, 20.0} and set(runs.sweep) == {"sps"}
+    for _, point in runs.groupby(["task", "sweep_value", "seed"]):
+        assert point.selected.sum() == 1
+        assert point.loc[point.selected, "best_val_error"].iloc[0] == point.best_val_error.min()
+    summary = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "sps_summary.csv")
+    assert len(summary) == 4 and summary.test_error_mean.between(0, 1).all()
+    record = json.loads((finished_run / "results/sweeps/5class/sps~20.0/lr~0.05/seed~0/run.json").read_text())
+    assert record["sweep"]["device_fields"] == {"w_max": 1.2, "w_min": -0.8}
+    assert record["sweep"]["sps_reading"] == "range_skew"
+    devices = record["rpu_config"]["device"]["unit_cell_devices"]
+    assert [(d["w_max"], d["w_min"]) for d in devices] == [(1.2, -0.8)] * 2
+    assert record["train"]["lr"] == 0.05 and record["train"]["epochs"] == 2
+    dtod = json.loads((finished_run / "results/sweeps/2class/dtod~60.0/lr~0.01/seed~0/run.json").read_text())
+    assert all(d["dw_min_dtod"] == 0.6 for d in dtod["rpu_config"]["device"]["unit_cell_devices"])
+
+
+def test_critical_noise_and_summary_tables(finished_run):
+    critical = pd.read_csv(finished_run / "results" / "tables" / "critical_noise.csv")
+    assert list(critical.task) == ["2class", "5class"]
+    assert critical.elbow.between(0.0, 0.2).all() and (critical.n_seeds == 1).all()
+    summary = pd.read_csv(finished_run / "results" / "tables" / "summary.csv")
+    five = summary[summary.task == "5class"].set_index("quantity")
+    runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
+    digital = runs[(runs.task == "5class") & (runs["mode"] == "digital_tl")].test_error_at_best_val.iloc[0]
+    assert five.loc["test error, digital TL (SGD)", "value"] == pytest.approx(100 * digital)
+    assert five.loc["critical transfer noise", "paper"] == "about 0.10"
+
+
+def test_a_configfile_stands_alone(finished_run, tmp_path):
+    other = json.loads(json.dumps(TINY))
+    other["tasks"] = {"pair": ["disc+ring", "frame+stripes"]}
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(other))
+    out = snakemake(finished_run, "--dry-run", "--cores", "1", "--configfile", str(path)).stdout
+    planned_tasks = set(re.findall(r"wildcards: task=(\w+)", out))
+    assert planned_tasks == {"pair"}  # the tasks of config/config.yaml are not merged in

@@ -17,11 +17,18 @@ def fmt_float(value):
     return repr(float(value))
 
 
+def _check_unique(values, where):
+    """Fail if two entries of a number grid name the same value (e.g. 0.1 and 0.10)."""
+    spelled = [fmt_float(v) for v in values]
+    if len(set(spelled)) != len(spelled):
+        raise ValueError(f"{where} lists a value twice: {values}")
+
+
 def _check_config(cfg):
     """Cross-field checks that a JSON schema cannot express; fail before any job runs."""
-    levels = [fmt_float(t) for t in cfg["analog"]["transfer_noise"]]
-    if len(set(levels)) != len(levels):
-        raise ValueError(f"analog.transfer_noise lists a value twice: {cfg['analog']['transfer_noise']}")
+    _check_unique(cfg["analog"]["transfer_noise"], "analog.transfer_noise")
+    for key in (*SWEEP_NAMES, "lrs"):
+        _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
     model = cfg["model"]
     if model["backbone"] == "timm" and not model["timm_name"]:
         raise ValueError("model.timm_name must name a timm model when model.backbone is 'timm'")
@@ -31,11 +38,14 @@ def _check_config(cfg):
                 raise ValueError(f"data.{key} must be set when data.source is 'folder'")
 
 
+SWEEP_NAMES = ["sps", "spv", "pulse_noise", "dtod"]
+
 _check_config(config)
 
 TASKS = list(config["tasks"])
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
+SWEEP_LRS = [fmt_float(lr) for lr in config["sweeps"]["lrs"]]
 DIGITAL_MODES = ["digital_tl", "digital_scratch"]
 RUN_FILES = ["metrics.csv", "final.json", "model.pt", "run.json"]
 
@@ -44,6 +54,9 @@ wildcard_constraints:
     task="|".join(TASKS),
     seed=r"\d+",
     noise=r"[0-9.e+-]+",
+    sweep="|".join(SWEEP_NAMES),
+    value=r"[0-9.e+-]+",
+    lr=r"[0-9.e+-]+",
 
 
 def run_outputs(folder):
@@ -85,13 +98,13 @@ def pretrain_params():
     return dict(config["pretrain"])
 
 
-def finetune_params(kind, seed):
-    """TrainConfig fields of a fine-tuning run; ``kind`` is 'digital' or 'analog' (Table I lr)."""
+def finetune_params(kind, seed, lr=None, epochs=None):
+    """TrainConfig fields of a fine-tuning run; ``kind`` is 'digital' or 'analog' (Table I lr unless ``lr``)."""
     ft = config["finetune"]
     return {
-        "epochs": ft["epochs"],
+        "epochs": epochs or ft["epochs"],
         "batch_size": ft["batch_size"],
-        "lr": ft[f"{kind}_lr"],
+        "lr": float(lr) if lr is not None else ft[f"{kind}_lr"],
         "optimizer": "sgd",
         "momentum": ft["momentum"] if kind == "digital" else 0.0,
         "augment": ft["augment"],
@@ -105,6 +118,61 @@ def analog_params():
     """AnalogConfig fields: device, c-TTv2 compound, mapping, IO and update settings."""
     keys = ("device", "compound", "mapping", "forward", "backward", "update", "construction_seed")
     return {k: config["analog"][k] for k in keys}
+
+
+# --- device sweeps -------------------------------------------------------------------
+
+
+def sweep_values(name):
+    """Canonical wildcard values (percent) of sweep ``name``."""
+    return [fmt_float(v) for v in config["sweeps"][name]]
+
+
+def sweep_point(wildcards):
+    """SweepPoint fields of a sweep job: the sweep, its value and only the options it uses."""
+    sweeps = config["sweeps"]
+    options = {
+        "sps": {"sps_reading": sweeps["sps_reading"]},
+        "spv": {"subtract_symmetry_point": sweeps["spv_subtract_symmetry_point"]},
+    }
+    return {"name": wildcards.sweep, "percent": float(wildcards.value), **options.get(wildcards.sweep, {})}
+
+
+def sweep_train_params(wildcards):
+    """TrainConfig of a sweep job: Table I settings at the job's learning rate and the sweep epochs."""
+    return finetune_params("analog", wildcards.seed, lr=wildcards.lr, epochs=config["sweeps"]["epochs"])
+
+
+def sweep_run_folders(names=SWEEP_NAMES):
+    """Every sweep run folder of the config (all tasks, values, learning rates and seeds)."""
+    return [
+        f"results/sweeps/{task}/{name}~{value}/lr~{lr}/seed~{seed}"
+        for task in TASKS
+        for name in names
+        for value in sweep_values(name)
+        for lr in SWEEP_LRS
+        for seed in SEEDS
+    ]
+
+
+def sweep_summaries(names):
+    """The per-sweep summary tables of sweeps ``names``."""
+    return [f"results/tables/sweeps/{name}_summary.csv" for name in names]
+
+
+def sweep_caption(names):
+    """Settings line of a sweep figure: the base settings plus the sweep protocol."""
+    sweeps = config["sweeps"]
+    parts = [
+        f"learning rates {sweeps['lrs']} (selected per point on validation error)",
+        f"{sweeps['epochs'] or config['finetune']['epochs']} fine-tuning epochs per sweep run",
+        f"transfer noise tau {sweeps['transfer_noise']}",
+    ]
+    if "sps" in names:
+        parts.append(f"SpS reading '{sweeps['sps_reading']}'")
+    if "spv" in names:
+        parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
+    return settings_caption() + "; sweep: " + ", ".join(parts)
 
 
 # --- aggregation ----------------------------------------------------------------------

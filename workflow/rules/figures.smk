@@ -25,6 +25,7 @@ rule plot_fig3:
     input:
         runs="results/tables/runs.csv",
         noise="results/tables/transfer_noise.csv",
+        critical="results/tables/critical_noise.csv",
     output:
         png=report(
             "results/figures/fig3_test_error_vs_transfer_noise.png",
@@ -40,3 +41,72 @@ rule plot_fig3:
         "logs/figures/fig3.log",
     script:
         "../../scripts/plot_fig3.py"
+
+
+rule plot_fig4:
+    """Fig. 4: test error of the selected analog TL model against symmetry point skew, both tasks."""
+    input:
+        summaries=sweep_summaries(["sps"]),
+    output:
+        png=report(
+            "results/figures/fig4_test_error_vs_sps.png",
+            caption="../report/fig4.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig4_test_error_vs_sps.pdf",
+    params:
+        sweeps=["sps"],
+        title=f"Fig. 4: analog TL against symmetry point skew (reading '{config['sweeps']['sps_reading']}')",
+        caption=sweep_caption(["sps"]),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/figures/fig4.log",
+    script:
+        "../../scripts/plot_sweeps.py"
+
+
+rule plot_fig_spv:
+    """Symmetry point variability figure: test error of the selected analog TL model against SpV."""
+    input:
+        summaries=sweep_summaries(["spv"]),
+    output:
+        png=report(
+            "results/figures/fig_spv_test_error_vs_spv.png",
+            caption="../report/fig_spv.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig_spv_test_error_vs_spv.pdf",
+    params:
+        sweeps=["spv"],
+        title="Analog TL against symmetry point variability",
+        caption=sweep_caption(["spv"]),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/figures/fig_spv.log",
+    script:
+        "../../scripts/plot_sweeps.py"
+
+
+rule plot_fig5:
+    """Fig. 5: test error against pulse update noise (left) and mean pulse device-to-device variability (right)."""
+    input:
+        summaries=sweep_summaries(["pulse_noise", "dtod"]),
+    output:
+        png=report(
+            "results/figures/fig5_test_error_vs_pulse_noise_and_dtod.png",
+            caption="../report/fig5.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig5_test_error_vs_pulse_noise_and_dtod.pdf",
+    params:
+        sweeps=["pulse_noise", "dtod"],
+        title="Fig. 5: analog TL against pulse update noise and device-to-device variability",
+        caption=sweep_caption(["pulse_noise", "dtod"]),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/figures/fig5.log",
+    script:
+        "../../scripts/plot_sweeps.py"

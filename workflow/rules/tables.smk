@@ -27,3 +27,26 @@ rule aggregate_tables:
         "logs/aggregate_tables.log",
     script:
         "../../scripts/aggregate_tables.py"
+
+
+rule headline_tables:
+    """Critical weight transfer noise per task (hinge fit) and the paper's headline comparisons."""
+    input:
+        runs="results/tables/runs.csv",
+    output:
+        critical=report(
+            "results/tables/critical_noise.csv",
+            caption="../report/table_critical_noise.rst",
+            category="Tables",
+        ),
+        summary=report(
+            "results/tables/summary.csv",
+            caption="../report/table_summary.rst",
+            category="Tables",
+        ),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/headline_tables.log",
+    script:
+        "../../scripts/headline_tables.py"

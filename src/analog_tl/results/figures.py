@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from analog_tl.analog.sweeps import SWEEPS  # noqa: E402
 from analog_tl.io import atomic_path  # noqa: E402
 
 MODE_STYLE = {
@@ -63,12 +65,14 @@ def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure
     return fig
 
 
-def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, caption: str) -> plt.Figure:
+def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, critical: pd.DataFrame, caption: str) -> plt.Figure:
     """Test error (%) of analog TL against weight transfer noise tau, one line per task.
 
     The error is the test error at the epoch of lowest validation error; the
-    dashed line of the same colour is digital TL. The top axis gives the
-    realised noise (std of W_analog - W_pre, after device clipping).
+    dashed line of the same colour is digital TL; the dotted vertical line is the
+    critical transfer noise (elbow of the hinge fit, ``critical``) with a band of
+    +-1 std of the per-seed elbows. The top axis gives the realised noise (std of
+    W_analog - W_pre, after device clipping).
     """
     fig, ax = plt.subplots(figsize=(9.0, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -79,6 +83,7 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, caption: str) -> plt.Figu
         _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes), analog TL", colour, "-")
         digital = runs[(runs.task == task) & (runs["mode"] == "digital_tl")][SELECTED].mean()
         ax.axhline(100 * digital, color=colour, linestyle="--", linewidth=1, label=f"{task}, digital TL")
+        _mark_elbow(ax, critical[critical.task == task], task, colour)
     realised = noise.assign(n=noise.rows * noise.cols)
     realised = realised.assign(w=realised.realised_std * realised.n).groupby("tau")[["w", "n"]].sum()
     ax.set(xlabel="weight transfer noise tau (weight units, device range -1..1)", ylabel="test error (%)")
@@ -89,6 +94,50 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, caption: str) -> plt.Figu
     top.set_xticks(list(realised.index), [f"{v:.3g}" for v in realised.w / realised.n])
     top.set_xlabel("realised noise std after device clipping (weight units)", fontsize=8)
     ax.set_title("Fig. 3: analog TL against weight transfer noise\n(test error at best validation epoch)", fontsize=10)
+    _caption(fig, caption)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def _mark_elbow(ax: plt.Axes, critical: pd.DataFrame, task: str, colour: str) -> None:
+    """Dotted line at the critical transfer noise, band of +-1 std over per-seed elbows."""
+    if critical.empty or not math.isfinite(critical["elbow"].iloc[0]):
+        return
+    elbow, std = float(critical["elbow"].iloc[0]), float(critical["seed_elbow_std"].iloc[0])
+    spread = f" +- {std:.3g}" if math.isfinite(std) else " (1 seed: no spread)"
+    if bool(critical["at_grid_end"].iloc[0]):
+        spread += ", no rise within the grid"
+    ax.axvline(elbow, color=colour, linestyle=":", linewidth=1.5, label=f"{task}, critical noise {elbow:.3g}{spread}")
+    if math.isfinite(std) and std > 0:
+        ax.axvspan(elbow - std, elbow + std, color=colour, alpha=0.08, linewidth=0)
+
+
+def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: str) -> plt.Figure:
+    """Test error (%) of the selected analog TL model against each sweep in ``sweeps``, one panel each.
+
+    ``summary`` is the sweep summary table (one row per task, sweep and value):
+    lines are the mean over seeds of the selected model's test error, bands
+    the min-max range over seeds; dashed grey lines are chance level per task.
+    """
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.6 * len(sweeps), 4.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, sweep in zip(axes[0], sweeps):
+        rows = summary[summary.sweep == sweep]
+        for colour, task in zip(colours, dict.fromkeys(summary["task"])):
+            task_rows = rows[rows.task == task].sort_values("sweep_value")
+            if task_rows.empty:
+                continue
+            stats = task_rows.rename(columns=lambda c: c.removeprefix("test_error_")).set_index("sweep_value")
+            n_classes = int(task_rows["n_classes"].iloc[0])
+            _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes)", colour, "-")
+            ax.axhline(100 * (1 - 1 / n_classes), color=colour, linewidth=0.8, linestyle="--", alpha=0.6,
+                       label=f"{task}, chance")
+        ax.set(xlabel=SWEEPS[sweep].label, ylabel="test error (%)", title=SWEEPS[sweep].label.split(" (")[0])
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{title}\n(test error of the model selected on validation error over the learning-rate grid; "
+                 "mean over seeds, band = min-max)", fontsize=10)
     _caption(fig, caption)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

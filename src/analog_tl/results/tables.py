@@ -2,6 +2,9 @@
 
 ``epochs.csv``: one row per run and epoch; ``runs.csv``: one row per run;
 both carry every setting of the run (from its ``run.json``) as columns.
+``sweeps/{sweep}_runs.csv``: one row per run of a device sweep with the learning-rate selection;
+``sweeps/{sweep}_summary.csv``: the selected models per sweep point over seeds;
+``critical_noise.csv`` and ``summary.csv``: the elbow fit and the headline comparisons.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from typing import Any
 import pandas as pd
 
 from analog_tl.io import atomic_path, read_json
+from analog_tl.results.elbow import critical_noise
+from analog_tl.results.selection import select_learning_rates, summarise_sweeps
+from analog_tl.results.summary import summary_table
 
-SETTING_COLUMNS = ["task", "mode", "transfer_noise", "seed", "n_classes", "epochs", "batch_size", "lr", "optimizer", "momentum"]
+SETTING_COLUMNS = [
+    "task", "mode", "sweep", "sweep_value", "transfer_noise", "seed", "n_classes", "epochs", "batch_size", "lr",
+    "optimizer", "momentum",
+]
 
 
 def run_settings(folder: str | Path) -> dict[str, Any]:
@@ -76,3 +85,18 @@ def write_tables(
     write_csv(epochs_table(run_folders), out_epochs)
     write_csv(runs_table(run_folders), out_runs)
     write_csv(noise_table(noise_reports), out_noise)
+
+
+def write_sweep_tables(run_folders: list[str], out_candidates: str, out_summary: str) -> None:
+    """Write every sweep run with its learning-rate selection, and the per-point summary over seeds."""
+    candidates = select_learning_rates(runs_table(run_folders))
+    write_csv(candidates, out_candidates)
+    write_csv(summarise_sweeps(candidates), out_summary)
+
+
+def write_headline_tables(runs_csv: str, out_critical: str, out_summary: str) -> None:
+    """Write the critical transfer noise per task and the summary of the paper's comparisons."""
+    runs = pd.read_csv(runs_csv)
+    critical = critical_noise(runs)
+    write_csv(critical, out_critical)
+    write_csv(summary_table(runs, critical), out_summary)

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
+from analog_tl.analog.sweeps import SweepPoint, apply_sweep
 from analog_tl.analog.transfer import apply_transfer_noise, convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
-from analog_tl.data.prepared import load_prepared, sidecar_path, verify_checksum
+from analog_tl.data.prepared import PreparedData, load_prepared, sidecar_path, verify_checksum
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.models.factory import build_model, describe, swap_head
 from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model, write_run
@@ -111,6 +112,33 @@ def noise_generator(noise_seed: int, seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(noise_seed * 1_000_003 + seed)
 
 
+def analog_from_pretrained(
+    pretrained_dir: str | Path,
+    num_classes: int,
+    model_cfg: ModelConfig,
+    rpu_config: Any,
+    tau: float,
+    noise_seed: int,
+    seed: int,
+) -> tuple[nn.Module, pd.DataFrame]:
+    """Head-swapped pre-trained model converted to analog with transfer noise ``tau`` programmed.
+
+    Returns the analog model and the realised noise per layer (one row per layer).
+    """
+    model = load_pretrained(pretrained_dir, model_cfg, num_classes, head_seed=seed)
+    reference = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    analog = convert(model, rpu_config)
+    report = pd.DataFrame(
+        [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed))]
+    )
+    share = report.rows * report.cols / (report.rows * report.cols).sum()  # each layer's share of the weights
+    log.info(
+        "transfer noise tau=%g: realised std %.4g (weight-weighted mean over %d layers), clipped %.2f%%",
+        tau, (report.realised_std * share).sum(), len(report), 100 * (report.clipped_fraction * share).sum(),
+    )
+    return analog, report
+
+
 def convert_pretrained(
     pretrained_dir: str | Path,
     data_path: str | Path,
@@ -128,16 +156,8 @@ def convert_pretrained(
     (``out_noise``, CSV); returns the latter.
     """
     classes = verify_checksum(data_path)["classes"]
-    model = load_pretrained(pretrained_dir, model_cfg, len(classes), head_seed=seed)
-    reference = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    analog = convert(model, build_rpu_config(analog_cfg))
-    report = pd.DataFrame(
-        [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed))]
-    )
-    share = report.rows * report.cols / (report.rows * report.cols).sum()  # each layer's share of the weights
-    log.info(
-        "transfer noise tau=%g: realised std %.4g (weight-weighted mean over %d layers), clipped %.2f%%",
-        tau, (report.realised_std * share).sum(), len(report), 100 * (report.clipped_fraction * share).sum(),
+    analog, report = analog_from_pretrained(
+        pretrained_dir, len(classes), model_cfg, build_rpu_config(analog_cfg), tau, noise_seed, seed
     )
     state = {"state_dict": analog.state_dict(), "classes": classes, "tau": tau, "noise_seed": noise_seed, "seed": seed}
     with atomic_path(out_noise) as tmp:
@@ -174,6 +194,33 @@ def analog_layout(model: nn.Module) -> list[dict[str, Any]]:
     return layout
 
 
+def _fit_analog(
+    analog: nn.Module,
+    rpu_config: Any,
+    data: PreparedData,
+    data_path: str | Path,
+    model_cfg: ModelConfig,
+    analog_cfg: AnalogConfig,
+    train_cfg: TrainConfig,
+    out_dir: str | Path,
+    settings: dict[str, Any],
+    extra_record: dict[str, Any],
+    label: str,
+) -> dict[str, Any]:
+    """Train an analog model with AnalogSGD and write its run folder (settings and rpu_config recorded)."""
+    log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
+    history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
+    record = {
+        **_run_record(settings, analog, model_cfg, train_cfg, data_path),
+        "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
+        "analog_config": to_dict(analog_cfg),
+        "analog_layers": analog_layout(analog),
+        "rpu_config": resolve(rpu_config),
+        **extra_record,
+    }
+    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(analog, data.classes, model_cfg), record)
+
+
 def finetune_analog(
     data_path: str | Path,
     model_cfg: ModelConfig,
@@ -186,23 +233,56 @@ def finetune_analog(
 ) -> dict[str, Any]:
     """c-TTv2 fine-tuning from a converted pre-trained model (``init_path``) or from scratch (None)."""
     data = load_prepared(data_path)
-    k = len(data.classes)
     rpu_config = build_rpu_config(analog_cfg)
-    analog = convert(build_model(model_cfg, k, seed=train_cfg.seed), rpu_config)
+    analog = convert(build_model(model_cfg, len(data.classes), seed=train_cfg.seed), rpu_config)
     if init_path is None:
         mode = "analog_scratch"
     else:
         mode = "analog_tl"
         analog.load_state_dict(load_checked_model(init_path, init_record_path(init_path))["state_dict"])
+    settings = {"mode": mode, "task": task, "n_classes": len(data.classes), "transfer_noise": tau}
     label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
-    log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
-    history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
-    settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": tau}
-    record = {
-        **_run_record(settings, analog, model_cfg, train_cfg, data_path),
-        "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
-        "analog_config": to_dict(analog_cfg),
-        "analog_layers": analog_layout(analog),
-        "rpu_config": resolve(rpu_config),
+    return _fit_analog(
+        analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, {}, label
+    )
+
+
+def finetune_analog_sweep(
+    data_path: str | Path,
+    pretrained_dir: str | Path,
+    model_cfg: ModelConfig,
+    analog_cfg: AnalogConfig,
+    point: SweepPoint,
+    train_cfg: TrainConfig,
+    tau: float,
+    noise_seed: int,
+    out_dir: str | Path,
+    task: str,
+) -> dict[str, Any]:
+    """One device-sweep point: analog TL on the nominal device with ``point``'s fields applied.
+
+    The pre-trained model is converted onto the swept device (transfer noise
+    ``tau`` programmed as in :func:`convert_pretrained`) and fine-tuned with
+    c-TTv2 at ``train_cfg.lr``; the run record holds the sweep point, its
+    device fields and the realised transfer noise.
+    """
+    data = load_prepared(data_path)
+    swept = apply_sweep(analog_cfg, point)
+    rpu_config = build_rpu_config(swept)
+    analog, noise = analog_from_pretrained(
+        pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed
+    )
+    settings = {
+        "mode": "analog_tl",
+        "task": task,
+        "n_classes": len(data.classes),
+        "transfer_noise": tau,
+        "sweep": point.name,
+        "sweep_value": point.percent,
+        "sps_reading": point.sps_reading if point.name == "sps" else None,
     }
-    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(analog, data.classes, model_cfg), record)
+    extra = {"sweep": point.describe(), "transfer_noise_layers": noise.to_dict(orient="records")}
+    label = f"{task}/{point.name}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
+    return _fit_analog(
+        analog, rpu_config, data, data_path, model_cfg, swept, train_cfg, out_dir, settings, extra, label
+    )

@@ -1,0 +1,81 @@
+"""The paper's headline comparisons next to this run's numbers (``summary.csv``).
+
+Per task: the test error of each training mode (at the epoch of lowest
+validation error, mean over seeds; analog TL at the smallest transfer noise
+of the grid), the differences the paper discusses, and the critical weight
+transfer noise. The ``paper`` column quotes what the paper reports for the
+task with the same number of classes (2 or 5), so a reader sees both side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analog_tl.results.selection import RESULT
+
+MODES = {
+    "digital_tl": "digital TL (SGD)",
+    "analog_tl": "analog TL (c-TTv2)",
+    "digital_scratch": "digital from scratch (SGD)",
+    "analog_scratch": "analog from scratch (c-TTv2)",
+}
+
+# What the paper reports (Sec. III), by number of classes.
+PAPER = {
+    "analog_tl - digital_tl": {2: "about +2 (digital TL ahead)", 5: "about +2 (digital TL ahead)"},
+    "analog_tl - analog_scratch": {2: "negative (analog TL better)", 5: "negative (analog TL better)"},
+    "analog_tl - digital_scratch": {2: "negative (analog TL better)", 5: "negative (analog TL better)"},
+    "critical transfer noise": {2: "about 0.15", 5: "about 0.10"},
+}
+
+
+def _mode_errors(runs: pd.DataFrame, task: str) -> dict[str, pd.Series]:
+    """Per-seed selected test error (%) of each mode; analog TL at the smallest noise level."""
+    rows = runs[runs.task == task]
+    out = {}
+    for mode in MODES:
+        sub = rows[rows["mode"] == mode]
+        if mode == "analog_tl" and not sub.empty:
+            sub = sub[sub.transfer_noise.astype(float) == sub.transfer_noise.astype(float).min()]
+        out[mode] = 100 * sub.set_index("seed")[RESULT].sort_index()
+    return out
+
+
+def _row(task: str, n_classes: int, quantity: str, values: pd.Series, unit: str, paper: str) -> dict:
+    """One summary row: mean and std (ddof 1) of ``values`` over seeds."""
+    return {
+        "task": task,
+        "n_classes": n_classes,
+        "quantity": quantity,
+        "value": float(values.mean()) if len(values) else np.nan,
+        "std": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
+        "n_seeds": int(len(values)),
+        "unit": unit,
+        "paper": paper,
+        "note": "",
+    }
+
+
+def summary_table(runs: pd.DataFrame, critical: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, quantity): value (mean over seeds), std over seeds (ddof 1), the paper's claim, a note."""
+    rows = []
+    for task in dict.fromkeys(runs["task"]):
+        n = int(runs.loc[runs.task == task, "n_classes"].iloc[0])
+        errors = _mode_errors(runs, task)
+        for mode, label in MODES.items():
+            rows.append(_row(task, n, f"test error, {label}", errors[mode], "%", ""))
+        for other in ("digital_tl", "analog_scratch", "digital_scratch"):
+            key = f"analog_tl - {other}"
+            diff = (errors["analog_tl"] - errors[other]).dropna()  # paired by seed
+            rows.append(_row(task, n, f"{key} test error", diff, "percentage points", PAPER[key].get(n, "")))
+        crit = critical[critical.task == task]
+        if not crit.empty:
+            c = crit.iloc[0]
+            row = _row(task, n, "critical transfer noise", pd.Series([c["elbow"]]), "tau (weight units)",
+                       PAPER["critical transfer noise"].get(n, ""))
+            row.update(std=c["seed_elbow_std"], n_seeds=int(c["n_seeds"]))
+            if bool(c["at_grid_end"]):
+                row["note"] = "no rise within the noise grid: the elbow is at its largest tau"
+            rows.append(row)
+    return pd.DataFrame(rows)

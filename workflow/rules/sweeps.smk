@@ -1,0 +1,53 @@
+rule finetune_analog_sweep:
+    """One device-sweep point: the pre-trained model converted onto the swept device, c-TTv2 at one lr and seed."""
+    input:
+        data="results/data/tasks/{task}.npz",
+        pretrained=run_outputs("results/pretrain"),
+    output:
+        run_outputs("results/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}"),
+    params:
+        model=config["model"],
+        analog=lambda wildcards: analog_params(),
+        point=sweep_point,
+        train=sweep_train_params,
+        transfer_noise=config["sweeps"]["transfer_noise"],
+        noise_seed=config["analog"]["noise_seed"],
+        pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
+    threads: config["threads"]
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}.log",
+    benchmark:
+        "benchmarks/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}.tsv"
+    script:
+        "../../scripts/finetune_analog_sweep.py"
+
+
+rule aggregate_sweep:
+    """One sweep's runs with the learning-rate selection (validation only), and the selected models over seeds."""
+    input:
+        lambda wildcards: expand(
+            "{folder}/{file}", folder=sweep_run_folders([wildcards.sweep]), file=["metrics.csv", "final.json", "run.json"]
+        ),
+    output:
+        candidates=report(
+            "results/tables/sweeps/{sweep}_runs.csv",
+            caption="../report/table_sweeps.rst",
+            category="Tables",
+            subcategory="Device sweeps",
+        ),
+        summary=report(
+            "results/tables/sweeps/{sweep}_summary.csv",
+            caption="../report/table_sweep_summary.rst",
+            category="Tables",
+            subcategory="Device sweeps",
+        ),
+    params:
+        run_folders=lambda wildcards: sweep_run_folders([wildcards.sweep]),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/aggregate_sweeps/{sweep}.log",
+    script:
+        "../../scripts/aggregate_sweeps.py"
