@@ -185,6 +185,18 @@ def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):
     write_config(tmp_path, config)
     result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
     assert result.returncode != 0 and "transfer_noise" in result.stdout + result.stderr
+    for key, value, message in (
+        ("spv", [5, 150], "150 is greater than the maximum of 100"),
+        ("sps", [0, 100], "100 is greater than or equal to the maximum of 100"),
+        ("sps_reading", "skewed", "'skewed' is not one of ['range_skew', 'reference_shift', 'asymmetric_range']"),
+        ("lrs", [], "should be non-empty"),
+    ):
+        config = json.loads(json.dumps(TINY))
+        config["sweeps"][key] = value
+        write_config(tmp_path, config)
+        result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
+        assert result.returncode != 0 and message in result.stdout + result.stderr, key
+        assert f"['sweeps']['{key}']" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
 
 

@@ -11,6 +11,8 @@ from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
 
+SWEEP_NAMES = ["sps", "spv", "pulse_noise", "dtod"]  # device sweeps (src/analog_tl/analog/sweeps.py)
+
 
 def fmt_float(value):
     """Canonical wildcard text of a number: 0.1 -> '0.1', 0 -> '0.0' (one spelling per value)."""
@@ -37,8 +39,6 @@ def _check_config(cfg):
             if not cfg["data"][key]:
                 raise ValueError(f"data.{key} must be set when data.source is 'folder'")
 
-
-SWEEP_NAMES = ["sps", "spv", "pulse_noise", "dtod"]
 
 _check_config(config)
 

@@ -45,6 +45,7 @@ rule aggregate_sweep:
         ),
     params:
         run_folders=lambda wildcards: sweep_run_folders([wildcards.sweep]),
+        caption=lambda wildcards: sweep_caption([wildcards.sweep]),
     conda:
         "../../envs/analog-tl.yaml"
     log:

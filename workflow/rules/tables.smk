@@ -21,6 +21,7 @@ rule aggregate_tables:
         ),
     params:
         run_folders=all_run_folders(),
+        caption=settings_caption(),
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -44,6 +45,8 @@ rule headline_tables:
             caption="../report/table_summary.rst",
             category="Tables",
         ),
+    params:
+        caption=settings_caption(),
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -25,7 +25,9 @@ SELECTED = "test_error_at_best_val"
 
 
 def _caption(fig: plt.Figure, text: str) -> None:
-    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, 130)), fontsize=7, va="bottom", ha="left")
+    """Settings text at the bottom left, wrapped to the figure width (about 17 characters per inch at 7 pt)."""
+    width = int(fig.get_figwidth() * 17)
+    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, width)), fontsize=7, va="bottom", ha="left")
 
 
 def _band(ax: plt.Axes, x: pd.Series, stats: pd.DataFrame, label: str, color: str, style: str) -> None:
@@ -119,7 +121,7 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
     lines are the mean over seeds of the selected model's test error, bands
     the min-max range over seeds; dashed grey lines are chance level per task.
     """
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.6 * len(sweeps), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(max(7.5, 5.6 * len(sweeps)), 4.8), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, sweep in zip(axes[0], sweeps):
         rows = summary[summary.sweep == sweep]
@@ -136,10 +138,13 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{title}\n(test error of the model selected on validation error over the learning-rate grid; "
-                 "mean over seeds, band = min-max)", fontsize=10)
+    subtitle = (
+        "test error of the model selected on validation error over the learning-rate grid; "
+        "mean over seeds, band = min-max"
+    )
+    fig.suptitle("\n".join([title, *textwrap.wrap(f"({subtitle})", int(fig.get_figwidth() * 12))]), fontsize=10)
     _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
