@@ -119,7 +119,7 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
 
     ``summary`` is the sweep summary table (one row per task, sweep and value):
     lines are the mean over seeds of the selected model's test error, bands
-    the min-max range over seeds; dashed grey lines are chance level per task.
+    the min-max range over seeds; dashed lines of the task colour are chance level.
     """
     fig, axes = plt.subplots(1, len(sweeps), figsize=(max(7.5, 5.6 * len(sweeps)), 4.8), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
