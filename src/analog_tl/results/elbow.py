@@ -18,6 +18,7 @@ standard deviation (ddof 1) and range of the per-seed elbows.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ def fit_hinge(x: np.ndarray, y: np.ndarray, grid_points: int = GRID_POINTS) -> H
         if best is None or fit.sse <= best.sse + 1e-12 * max(1.0, best.sse):
             best = fit
     assert best is not None
-    return HingeFit(best.elbow, best.plateau, best.slope, best.sse, bool(np.isclose(best.elbow, x.max())))
+    return dataclasses.replace(best, at_grid_end=bool(np.isclose(best.elbow, x.max())))
 
 
 def _fit_at(x: np.ndarray, y: np.ndarray, b: float) -> HingeFit:

@@ -208,13 +208,14 @@ def _fit_analog(
     label: str,
 ) -> dict[str, Any]:
     """Train an analog model with AnalogSGD and write its run folder (settings and rpu_config recorded)."""
-    log.info("%s: %d analog layers, %d tiles", label, len(analog_layout(analog)), analog.analog_tile_count())
+    layout = analog_layout(analog)
+    log.info("%s: %d analog layers, %d tiles", label, len(layout), analog.analog_tile_count())
     history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
     record = {
         **_run_record(settings, analog, model_cfg, train_cfg, data_path),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
         "analog_config": to_dict(analog_cfg),
-        "analog_layers": analog_layout(analog),
+        "analog_layers": layout,
         "rpu_config": resolve(rpu_config),
         **extra_record,
     }
