@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from analog_tl.steps.context import snakemake_step
+from analog_tl.steps.context import run_context, snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
     from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, from_dict
@@ -18,4 +18,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         task=snakemake.wildcards.task,
         init_path=snakemake.input.get("init"),
         tau=float(noise) if noise is not None else None,
+        context=run_context(snakemake),  # noqa: F821
     )

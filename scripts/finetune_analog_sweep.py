@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from analog_tl.steps.context import snakemake_step
+from analog_tl.steps.context import run_context, snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
     from analog_tl.analog.sweeps import SweepPoint
@@ -20,4 +20,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         noise_seed=snakemake.params.noise_seed,
         out_dir=Path(snakemake.output[0]).parent,
         task=snakemake.wildcards.task,
+        context=run_context(snakemake),  # noqa: F821
     )

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from analog_tl.steps.context import snakemake_step
+from analog_tl.steps.context import run_context, snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
     from analog_tl.config import ModelConfig, TrainConfig, from_dict
@@ -15,4 +15,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         out_dir=Path(snakemake.output[0]).parent,
         task=snakemake.wildcards.task,
         pretrained_dir=snakemake.params.pretrained_dir,
+        context=run_context(snakemake),  # noqa: F821
     )

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from analog_tl.steps.context import snakemake_step
+from analog_tl.steps.context import run_context, snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
     from analog_tl.config import ModelConfig, TrainConfig, from_dict
@@ -13,4 +13,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         model_cfg=from_dict(ModelConfig, snakemake.params.model),
         train_cfg=from_dict(TrainConfig, snakemake.params.train),
         out_dir=Path(snakemake.output[0]).parent,
+        context=run_context(snakemake),  # noqa: F821
     )

@@ -18,7 +18,7 @@ CPU = torch.device("cpu")
 def _train(data, **overrides):
     config = TrainConfig(**{"epochs": 4, "batch_size": 8, "lr": 0.05, "momentum": 0.9, **overrides})
     model = build_model(ModelConfig(preset="tiny"), 2, seed=config.seed)
-    return fit(model, digital_optimizer(model, config), data, config, CPU, "test")
+    return fit(model, lambda m: digital_optimizer(m, config), data, config, CPU, "test")
 
 
 def test_digital_training_learns_a_separable_task(stripes):

@@ -6,6 +6,7 @@ trains, and writes a run folder (see :class:`~analog_tl.training.artifacts.RunPa
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,10 @@ from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
 from analog_tl.data.prepared import PreparedData, load_prepared, sidecar_path, verify_checksum
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.models.factory import build_model, describe, swap_head
-from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model, write_run
-from analog_tl.training.loop import fit
+from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model
+from analog_tl.training.runner import RunContext, train_and_write
 
 log = logging.getLogger(__name__)
-CPU = torch.device("cpu")
 
 
 def digital_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -50,19 +50,24 @@ def _run_record(
     }
 
 
-def _checkpoint(model: nn.Module, classes: list[str], model_cfg: ModelConfig) -> dict[str, Any]:
-    """What ``model.pt`` holds: the weights, the class names and the model config."""
-    return {"state_dict": model.state_dict(), "classes": classes, "model": to_dict(model_cfg)}
+def _checkpoint(classes: list[str], model_cfg: ModelConfig) -> dict[str, Any]:
+    """What ``model.pt`` holds besides the weights: the class names and the model config."""
+    return {"classes": classes, "model": to_dict(model_cfg)}
 
 
-def pretrain(data_path: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
+def pretrain(
+    data_path: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path,
+    context: RunContext = RunContext(),
+) -> dict[str, Any]:
     """Digital pre-training on the source task; returns the final metrics."""
     data = load_prepared(data_path)
     model = build_model(model_cfg, len(data.classes), seed=train_cfg.seed)
     log.info("pre-training %s on %d images of %d classes", describe(model), len(data.train), len(data.classes))
-    history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, "pretrain")
     record = _run_record({"mode": "pretrain"}, model, model_cfg, train_cfg, data_path)
-    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(model, data.classes, model_cfg), record)
+    optimizer = functools.partial(digital_optimizer, config=train_cfg)
+    return train_and_write(
+        model, optimizer, data, train_cfg, out_dir, record, _checkpoint(data.classes, model_cfg), context, "pretrain"
+    )
 
 
 def load_pretrained(pretrained_dir: str | Path, model_cfg: ModelConfig, num_classes: int, head_seed: int) -> nn.Module:
@@ -72,6 +77,11 @@ def load_pretrained(pretrained_dir: str | Path, model_cfg: ModelConfig, num_clas
     model = build_model(model_cfg, len(checkpoint["classes"]), seed=0)
     model.load_state_dict(checkpoint["state_dict"])
     return swap_head(model, num_classes, seed=head_seed)
+
+
+def pretrained_sha256(pretrained_dir: str | Path) -> str:
+    """The checksum of the pre-trained model, as recorded when it was written."""
+    return read_json(RunPaths.in_folder(pretrained_dir).final)["model_sha256"]
 
 
 def _flat_train(config: TrainConfig) -> dict[str, Any]:
@@ -92,6 +102,7 @@ def finetune_digital(
     out_dir: str | Path,
     task: str,
     pretrained_dir: str | Path | None,
+    context: RunContext = RunContext(),
 ) -> dict[str, Any]:
     """Digital transfer learning (``pretrained_dir`` given) or training from scratch (None)."""
     data = load_prepared(data_path)
@@ -100,11 +111,14 @@ def finetune_digital(
         mode, model = "digital_scratch", build_model(model_cfg, k, seed=train_cfg.seed)
     else:
         mode, model = "digital_tl", load_pretrained(pretrained_dir, model_cfg, k, head_seed=train_cfg.seed)
-    label = f"{task}/{mode}/seed~{train_cfg.seed}"
-    history = fit(model, digital_optimizer(model, train_cfg), data, train_cfg, CPU, label)
     settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None}
     record = _run_record(settings, model, model_cfg, train_cfg, data_path)
-    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(model, data.classes, model_cfg), record)
+    if pretrained_dir is not None:
+        record["inputs"] = {"pretrained_model_sha256": pretrained_sha256(pretrained_dir)}
+    return train_and_write(
+        model, functools.partial(digital_optimizer, config=train_cfg), data, train_cfg, out_dir, record,
+        _checkpoint(data.classes, model_cfg), context, f"{task}/{mode}/seed~{train_cfg.seed}",
+    )
 
 
 def noise_generator(noise_seed: int, seed: int) -> torch.Generator:
@@ -206,11 +220,11 @@ def _fit_analog(
     settings: dict[str, Any],
     extra_record: dict[str, Any],
     label: str,
+    context: RunContext,
 ) -> dict[str, Any]:
     """Train an analog model with AnalogSGD and write its run folder (settings and rpu_config recorded)."""
     layout = analog_layout(analog)
     log.info("%s: %d analog layers, %d tiles", label, len(layout), analog.analog_tile_count())
-    history = fit(analog, analog_optimizer(analog, train_cfg), data, train_cfg, CPU, label)
     record = {
         **_run_record(settings, analog, model_cfg, train_cfg, data_path),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
@@ -219,7 +233,10 @@ def _fit_analog(
         "rpu_config": resolve(rpu_config),
         **extra_record,
     }
-    return write_run(RunPaths.in_folder(out_dir), history, _checkpoint(analog, data.classes, model_cfg), record)
+    return train_and_write(
+        analog, functools.partial(analog_optimizer, config=train_cfg), data, train_cfg, out_dir, record,
+        _checkpoint(data.classes, model_cfg), context, label,
+    )
 
 
 def finetune_analog(
@@ -231,20 +248,23 @@ def finetune_analog(
     task: str,
     init_path: str | Path | None,
     tau: float | None,
+    context: RunContext = RunContext(),
 ) -> dict[str, Any]:
     """c-TTv2 fine-tuning from a converted pre-trained model (``init_path``) or from scratch (None)."""
     data = load_prepared(data_path)
     rpu_config = build_rpu_config(analog_cfg)
     analog = convert(build_model(model_cfg, len(data.classes), seed=train_cfg.seed), rpu_config)
+    extra: dict[str, Any] = {}
     if init_path is None:
         mode = "analog_scratch"
     else:
         mode = "analog_tl"
         analog.load_state_dict(load_checked_model(init_path, init_record_path(init_path))["state_dict"])
+        extra["inputs"] = {"init_model_sha256": read_json(init_record_path(init_path))["model_sha256"]}
     settings = {"mode": mode, "task": task, "n_classes": len(data.classes), "transfer_noise": tau}
     label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
     return _fit_analog(
-        analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, {}, label
+        analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, extra, label, context
     )
 
 
@@ -259,6 +279,7 @@ def finetune_analog_sweep(
     noise_seed: int,
     out_dir: str | Path,
     task: str,
+    context: RunContext = RunContext(),
 ) -> dict[str, Any]:
     """One device-sweep point: analog TL on the nominal device with ``point``'s fields applied.
 
@@ -282,8 +303,12 @@ def finetune_analog_sweep(
         "sweep_value": point.percent,
         "sps_reading": point.sps_reading if point.name == "sps" else None,
     }
-    extra = {"sweep": point.describe(), "transfer_noise_layers": noise.to_dict(orient="records")}
+    extra = {
+        "sweep": point.describe(),
+        "transfer_noise_layers": noise.to_dict(orient="records"),
+        "inputs": {"pretrained_model_sha256": pretrained_sha256(pretrained_dir)},
+    }
     label = f"{task}/{point.name}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
     return _fit_analog(
-        analog, rpu_config, data, data_path, model_cfg, swept, train_cfg, out_dir, settings, extra, label
+        analog, rpu_config, data, data_path, model_cfg, swept, train_cfg, out_dir, settings, extra, label, context
     )

@@ -19,6 +19,7 @@ from torch import nn
 from analog_tl.config import TrainConfig
 from analog_tl.data.batches import eval_batches, steps_per_epoch, train_batches
 from analog_tl.data.prepared import LabelledImages, PreparedData
+from analog_tl.training.resume import ResumeStore, restore_model, rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -119,27 +120,74 @@ def train_one_epoch(
     return total_loss / max(seen, 1), wrong / max(seen, 1)
 
 
+OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
+
+
+def _restore(
+    store: ResumeStore | None, model: nn.Module, make_optimizer: OptimizerFactory, config: TrainConfig, n_train: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, list[EpochMetrics]]:
+    """Optimiser, schedule and history: fresh, or restored from the newest good state in ``store``.
+
+    The model is restored first (analog tiles included), then the optimiser is
+    built on the restored parameters, then its state, the schedule and the
+    random generators are put back.
+    """
+    state = store.load() if store is not None else None
+    if state is not None:
+        restore_model(model, state["model"])
+    optimizer = make_optimizer(model)
+    scheduler = make_scheduler(optimizer, config, n_train)
+    if state is None:
+        return optimizer, scheduler, []
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return optimizer, scheduler, [EpochMetrics(**m) for m in state["history"]]
+
+
+def _save(
+    store: ResumeStore, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+    history: list[EpochMetrics],
+) -> None:
+    """Save everything needed to continue after the last epoch of ``history``."""
+    store.save(
+        history[-1].epoch,
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": rng_state(),
+            "history": [m.as_dict() for m in history],
+        },
+    )
+
+
 def fit(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    make_optimizer: OptimizerFactory,
     data: PreparedData,
     config: TrainConfig,
     device: torch.device,
     label: str,
     on_epoch: Callable[[EpochMetrics], None] | None = None,
+    store: ResumeStore | None = None,
 ) -> list[EpochMetrics]:
     """Train for ``config.epochs`` epochs; evaluate before training and after every epoch.
 
+    ``make_optimizer(model)`` builds the optimiser. With a ``store``, training
+    resumes after the newest saved epoch and saves state at the store's interval.
     Returns one :class:`EpochMetrics` per epoch, epoch 0 being the initial model.
     ``on_epoch`` is called with each epoch's metrics as soon as they exist.
 
     Raises:
         DivergenceError: if the loss becomes NaN or infinite.
     """
-    history: list[EpochMetrics] = []
-    scheduler = make_scheduler(optimizer, config, len(data.train))
+    optimizer, scheduler, history = _restore(store, model, make_optimizer, config, len(data.train))
+    first = history[-1].epoch + 1 if history else 0
+    if first:
+        log.info("%s: resumed after epoch %d of %d", label, first - 1, config.epochs)
     run_start = time.perf_counter()
-    for epoch in range(config.epochs + 1):
+    for epoch in range(first, config.epochs + 1):
         epoch_start = time.perf_counter()
         if epoch == 0:
             train_loss = math.nan
@@ -155,14 +203,16 @@ def fit(
             seconds=time.perf_counter() - epoch_start,
         )
         history.append(metrics)
-        elapsed = time.perf_counter() - run_start
-        remaining = elapsed / epoch * (config.epochs - epoch) if epoch else math.nan
+        done = epoch - first + 1 if epoch else 0
+        remaining = (time.perf_counter() - run_start) / done * (config.epochs - epoch) if done else math.nan
         log.info(
             "%s epoch %d/%d loss %.4f train_err %.4f val_err %.4f test_err %.4f | %.1fs, %.1f img/s, %s left",
             label, epoch, config.epochs, train_loss, train_error, metrics.val_error, metrics.test_error,
             metrics.seconds, len(data.train) / metrics.seconds if epoch else math.nan,
-            _format_seconds(remaining) if epoch else "?",
+            _format_seconds(remaining) if done else "?",
         )
+        if store is not None and store.due(epoch, config.epochs):
+            _save(store, model, optimizer, scheduler, history)
         if on_epoch is not None:
             on_epoch(metrics)
     return history
