@@ -1,0 +1,155 @@
+"""Kill the workflow with SIGKILL at several points, restart with --rerun-incomplete, compare with an uninterrupted run.
+
+The kills come from the fault-injection test double in ``tests/faults/`` (a
+``sitecustomize`` put on ``PYTHONPATH`` for these runs only): it SIGKILLs the
+whole Snakemake process group inside an epoch, between epochs and half-way
+through writing a resumable state, as a wall-time limit or a node failure would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from test_workflow import REPO, SNAKEMAKE, TINY
+
+pytestmark = pytest.mark.slow
+
+FAULTS = REPO / "tests" / "faults"
+CONFIG = {
+    **TINY,
+    "data": {**TINY["data"], "synthetic": {**TINY["data"]["synthetic"], "source_train_per_class": 40}},
+    "tasks": {"2class": TINY["tasks"]["2class"]},
+    "pretrain": {**TINY["pretrain"], "epochs": 3},
+    "finetune": {**TINY["finetune"], "epochs": 3, "log_every_steps": 1},
+    "analog": {**TINY["analog"], "transfer_noise": [0.0]},
+}
+TARGETS = ["results/tables/runs.csv", "results/tables/epochs.csv"]
+DIGITAL_RUNS = ["pretrain", "runs/2class/digital_tl/seed~0", "runs/2class/digital_scratch/seed~0"]
+ANALOG_RUNS = ["runs/2class/analog_tl/noise~0.0/seed~0", "runs/2class/analog_scratch/seed~0"]
+
+
+def run_workflow(workdir: Path, *args: str, fault: str | None = None, script: str | None = None):
+    """Snakemake in its own process group (so that a fault can kill all of it), with the fault double on PYTHONPATH."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAULTS), os.environ.get("PYTHONPATH", "")])}
+    if fault:
+        env.update(ANALOG_TL_FAULT=fault, ANALOG_TL_FAULT_SCRIPT=script or "")
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *TARGETS, *args],
+        env=env, capture_output=True, text=True, timeout=900, start_new_session=True,
+    )
+
+
+def assert_no_partial_results(results: Path) -> None:
+    """Every file under its final name is complete: it parses (CSV, JSON, NPZ) or loads (PyTorch)."""
+    for path in results.rglob("*"):
+        if not path.is_file() or "resume" in path.relative_to(results).parts:
+            continue
+        assert ".tmp-" not in path.name, f"temporary file under results: {path}"
+        if path.suffix == ".csv":
+            assert len(pd.read_csv(path)) > 0, path
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".pt":
+            torch.load(path, map_location="cpu", weights_only=False)
+
+
+def metrics_without_time(run: Path) -> pd.DataFrame:
+    return pd.read_csv(run / "metrics.csv").drop(columns="seconds")
+
+
+def final_without_time(run: Path) -> dict:
+    final = json.loads((run / "final.json").read_text())
+    final.pop("train_seconds")
+    return final
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    result = run_workflow(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "results"
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> tuple[Path, str]:
+    """The same workflow killed three times, a resumable state truncated, and finished with --rerun-incomplete."""
+    workdir = tmp_path_factory.mktemp("interrupted")
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    results, outputs = workdir / "results", []
+
+    killed = run_workflow(workdir, fault="step:15", script="pretrain")  # inside epoch 2 of pre-training
+    outputs.append(killed.stderr)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert (results / "resume" / "pretrain" / "epoch-0001.pt").exists()
+    assert not (results / "pretrain" / "final.json").exists()
+    assert_no_partial_results(results)
+
+    restarts = [("after_state:1", "finetune_digital"), ("state_write:2", "finetune_analog"), (None, None)]
+    for fault, script in restarts:
+        unlock = run_workflow(workdir, "--unlock")  # a killed Snakemake leaves its lock behind
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
+        result = run_workflow(workdir, "--rerun-incomplete", fault=fault, script=script)
+        outputs.append(result.stderr)
+        assert result.returncode == (-9 if fault else 0), result.stderr[-3000:]
+        assert_no_partial_results(results)
+        if script == "finetune_digital":  # corrupt a state just saved: the restart must warn and not use it
+            state = sorted((results / "resume" / "runs" / "2class").glob("digital_*/seed~0/epoch-*.pt"))[-1]
+            state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+            outputs.append(f"TRUNCATED {state.relative_to(workdir)}")
+    return results, "\n".join(outputs)
+
+
+def test_every_kill_happened_where_intended_and_the_restarts_resumed(interrupted):
+    _, log = interrupted
+    assert log.count("FAULT INJECTED") == 3
+    assert "pretrain: resumed after epoch 1 of 3" in log
+    truncated = log.split("TRUNCATED ", 1)[1].split("\n", 1)[0]
+    assert f"ignoring resumable state {truncated}" in log and "SHA-256 does not match" in log
+    assert re.search(r"2class/analog_(tl/noise~0\.0|scratch)/seed~0: resumed after epoch [12] of 3", log)
+
+
+def test_digital_results_are_bit_identical_to_an_uninterrupted_run(interrupted, reference):
+    results, _ = interrupted
+    for run in DIGITAL_RUNS:
+        pd.testing.assert_frame_equal(metrics_without_time(results / run), metrics_without_time(reference / run))
+        assert final_without_time(results / run) == final_without_time(reference / run), run  # model SHA-256 included
+
+
+def test_tables_match_the_uninterrupted_run(interrupted, reference):
+    results, _ = interrupted
+    key = ["task", "mode", "transfer_noise", "seed"]
+    for table in ("runs", "epochs"):
+        ours = pd.read_csv(results / "tables" / f"{table}.csv").drop(columns=["seconds", "train_seconds"], errors="ignore")
+        theirs = pd.read_csv(reference / "tables" / f"{table}.csv").drop(columns=["seconds", "train_seconds"], errors="ignore")
+        assert list(ours.columns) == list(theirs.columns) and len(ours) == len(theirs)
+        digital = ours["mode"].str.startswith("digital")
+        pd.testing.assert_frame_equal(ours[digital].reset_index(drop=True), theirs[digital].reset_index(drop=True))
+        assert ours[~digital][key].equals(theirs[~digital][key])  # analog: same runs; numbers are noisy (README)
+
+
+def test_analog_runs_finished_every_epoch_and_states_are_gone(interrupted):
+    results, _ = interrupted
+    for run in ANALOG_RUNS:
+        metrics = pd.read_csv(results / run / "metrics.csv")
+        assert metrics["epoch"].tolist() == [0, 1, 2, 3]
+        assert metrics[["train_error", "val_error", "test_error"]].notna().all().all()
+    assert not [p for p in (results / "resume").rglob("*") if p.is_file()]
+    assert not list(results.rglob("*.tmp-*")) and not list(results.rglob(".*.tmp-*"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-v"]))
