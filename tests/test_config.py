@@ -42,7 +42,7 @@ def test_defaults_fill_missing_sections():
         (lambda c: c["finetune"].update(analog_lr=-0.01), "less than or equal to the minimum of 0"),
         (lambda c: c["analog"].update(transfer_noise=[]), "should be non-empty"),
         (lambda c: c["analog"].update(transfer_noise=[0.1, 0.1]), "has non-unique elements"),
-        (lambda c: c["tasks"].update(one=["disc+ring"]), "is too short"),
+        (lambda c: c["tasks"].update(one=["disc+ring"]), "is not valid under any of the given schemas"),
         (lambda c: c["model"].update(preset="huge"), "'huge' is not one of"),
         (lambda c: c["data"].update(source="kaggle"), "'kaggle' is not one of"),
         (lambda c: c.update(tasks={}), "should be non-empty"),

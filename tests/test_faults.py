@@ -153,3 +153,41 @@ def test_analog_runs_finished_every_epoch_and_states_are_gone(interrupted):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def _device_parameters(model_path: Path) -> dict[str, torch.Tensor]:
+    """Every tile's hidden parameters except the weights: the device-to-device population."""
+    state = torch.load(model_path, map_location="cpu", weights_only=False)["state_dict"]
+    found = {}
+    for key, tile in state.items():
+        if key.endswith("analog_tile_state"):
+            names = tile["analog_tile_hidden_parameter_names"]
+            for name, values in zip(names, tile["analog_tile_hidden_parameters"]):
+                if not name.startswith(("hidden_weights", "buffered")):
+                    found[f"{key}.{name}"] = values
+    return found
+
+
+def test_same_config_gives_bit_identical_data_noise_draws_and_devices(interrupted, reference):
+    """Two runs of one config (one of them killed and resumed) agree bit for bit on all the project controls."""
+    results, _ = interrupted
+    for sidecar in ("data/pretrain.npz.json", "data/tasks/2class.npz.json"):
+        assert json.loads((results / sidecar).read_text())["sha256"] == json.loads((reference / sidecar).read_text())["sha256"]
+    init = "analog_init/2class/noise~0.0/seed~0"
+    pd.testing.assert_frame_equal(
+        pd.read_csv(results / init / "transfer_noise.csv"), pd.read_csv(reference / init / "transfer_noise.csv")
+    )
+    ours, theirs = _device_parameters(results / init / "analog_model.pt"), _device_parameters(reference / init / "analog_model.pt")
+    assert ours.keys() == theirs.keys() and any("max_bound" in k for k in ours)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_runs_record_versions_device_and_the_resolved_config(interrupted):
+    results, _ = interrupted
+    record = json.loads((results / "runs/2class/analog_tl/noise~0.0/seed~0/run.json").read_text())
+    assert {"python", "torch", "aihwkit", "timm", "snakemake"} <= set(record["versions"])
+    assert record["device"]["torch_device"] == "cpu"
+    assert all(record["workflow_config"]["finetune"][k] == v for k, v in CONFIG["finetune"].items())
+    assert record["workflow_config"]["resume"]["every_epochs"] == 1  # schema defaults filled in: the resolved config
+    assert record["inputs"]["init_model_sha256"] == json.loads(
+        (results / "analog_init/2class/noise~0.0/seed~0/analog_model.json").read_text())["model_sha256"]

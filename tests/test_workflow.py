@@ -173,44 +173,6 @@ def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_r
         assert rule not in jobs
 
 
-def test_bad_config_fails_before_any_job_with_the_key_named(tmp_path):
-    config = json.loads(json.dumps(TINY))
-    config["finetune"]["epoch"] = 3
-    write_config(tmp_path, config)
-    result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
-    assert result.returncode != 0
-    assert "'epoch' was unexpected" in result.stdout + result.stderr
-    config = json.loads(json.dumps(TINY))
-    config["analog"]["transfer_noise"] = [0.1, 0.10]
-    write_config(tmp_path, config)
-    result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
-    assert result.returncode != 0 and "transfer_noise" in result.stdout + result.stderr
-    for key, value, message in (
-        ("spv", [5, 150], "150 is greater than the maximum of 100"),
-        ("sps", [0, 100], "100 is greater than or equal to the maximum of 100"),
-        ("sps_reading", "skewed", "'skewed' is not one of ['range_skew', 'reference_shift', 'asymmetric_range']"),
-        ("lrs", [], "should be non-empty"),
-    ):
-        config = json.loads(json.dumps(TINY))
-        config["sweeps"][key] = value
-        write_config(tmp_path, config)
-        result = snakemake(tmp_path, "--dry-run", "--cores", "1", check=False)
-        assert result.returncode != 0 and message in result.stdout + result.stderr, key
-        assert f"['sweeps']['{key}']" in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
-
-
-def test_unknown_class_fails_in_data_preparation_with_the_available_names(tmp_path):
-    config = json.loads(json.dumps(TINY))
-    config["tasks"] = {"2class": ["disc+ring", "apple"]}
-    write_config(tmp_path, config)
-    result = snakemake(tmp_path, "--cores", "1", "results/data/tasks/2class.npz", check=False)
-    assert result.returncode != 0
-    log = (tmp_path / "logs" / "prepare_data" / "2class.log").read_text()
-    assert "unknown class name(s) ['apple']; available classes:" in log and "Traceback" not in log
-    assert not (tmp_path / "results" / "data" / "tasks" / "2class.npz").exists()
-
-
 def test_lint_is_clean():
     result = subprocess.run([*SNAKEMAKE, "--lint", "--directory", str(REPO)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -4,14 +4,46 @@ Every rule receives, through ``params``, exactly the config sections its
 result depends on, so a config change reruns only the jobs it affects.
 """
 
+import difflib
 import os
+import sys
 
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-
-validate(config, schema="../schemas/config.schema.yaml")
-
+SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
 SWEEP_NAMES = ["sps", "spv", "pulse_noise", "dtod"]  # device sweeps (src/analog_tl/analog/sweeps.py)
+
+
+def config_error(message):
+    """Stop before any job runs with one line that names the problem (no traceback)."""
+    sys.exit(f"Config error: {message}")
+
+
+def describe_schema_error(cfg, schema):
+    """One line for the most relevant schema violation: where, what, and for unknown keys the allowed ones."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    where = ".".join(str(p) for p in error.absolute_path) or "the config"
+    if error.validator == "additionalProperties" and "properties" in error.schema:
+        allowed = sorted(error.schema["properties"])
+        unknown = sorted(set(error.instance) - set(allowed))
+        hints = [
+            f"'{key}' (did you mean '{close[0]}'?)" if (close := difflib.get_close_matches(key, allowed, 1)) else f"'{key}'"
+            for key in unknown
+        ]
+        return f"{where}: unknown key(s) {', '.join(hints)}; allowed keys: {allowed}"
+    return f"{where}: {error.message}"
+
+
+def validate_config(cfg):
+    """Validate against the schema (which fills defaults); on failure, stop with a one-line message."""
+    try:
+        validate(cfg, schema=SCHEMA_PATH)
+    except WorkflowError:
+        with open(SCHEMA_PATH) as handle:
+            config_error(describe_schema_error(cfg, yaml.safe_load(handle)))
 
 
 def fmt_float(value):
@@ -19,11 +51,38 @@ def fmt_float(value):
     return repr(float(value))
 
 
+def task_classes(task):
+    """Class names of ``task`` (config entry: a list, or a mapping with ``classes`` and ``n_classes``)."""
+    entry = config["tasks"][task]
+    return list(entry["classes"] if isinstance(entry, dict) else entry)
+
+
 def _check_unique(values, where):
     """Fail if two entries of a number grid name the same value (e.g. 0.1 and 0.10)."""
     spelled = [fmt_float(v) for v in values]
     if len(set(spelled)) != len(spelled):
-        raise ValueError(f"{where} lists a value twice: {values}")
+        config_error(f"{where} lists a value twice: {values}")
+
+
+def _check_tasks(cfg):
+    """A task that declares ``n_classes`` must list exactly that many classes."""
+    for task, entry in cfg["tasks"].items():
+        if isinstance(entry, dict) and "n_classes" in entry and len(entry["classes"]) != entry["n_classes"]:
+            config_error(
+                f"tasks.{task} declares n_classes {entry['n_classes']} but lists "
+                f"{len(entry['classes'])} classes: {entry['classes']}"
+            )
+
+
+def _check_data(data):
+    """A folder source needs both paths, and they must exist (a typo fails here, not after hours)."""
+    if data["source"] != "folder":
+        return
+    for key in ("pretrain_path", "finetune_path"):
+        if not data[key]:
+            config_error(f"data.{key} must be set when data.source is 'folder'")
+        if not os.path.exists(data[key]):
+            config_error(f"data.{key}: {data[key]} does not exist (relative paths start at {os.getcwd()})")
 
 
 def _check_config(cfg):
@@ -31,15 +90,14 @@ def _check_config(cfg):
     _check_unique(cfg["analog"]["transfer_noise"], "analog.transfer_noise")
     for key in (*SWEEP_NAMES, "lrs"):
         _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
+    _check_tasks(cfg)
     model = cfg["model"]
     if model["backbone"] == "timm" and not model["timm_name"]:
-        raise ValueError("model.timm_name must name a timm model when model.backbone is 'timm'")
-    if cfg["data"]["source"] == "folder":
-        for key in ("pretrain_path", "finetune_path"):
-            if not cfg["data"][key]:
-                raise ValueError(f"data.{key} must be set when data.source is 'folder'")
+        config_error("model.timm_name must name a timm model when model.backbone is 'timm'")
+    _check_data(cfg["data"])
 
 
+validate_config(config)
 _check_config(config)
 
 TASKS = list(config["tasks"])

@@ -20,7 +20,7 @@ rule prepare_task_data:
         meta="results/data/tasks/{task}.npz.json",
     params:
         data=lambda wildcards: data_params("finetune"),
-        classes=lambda wildcards: config["tasks"][wildcards.task],
+        classes=lambda wildcards: task_classes(wildcards.task),
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -31,5 +31,5 @@ def prepare_task(config: DataConfig, role: str, classes: list[str] | None = None
     train, test = load_split_images(config, role, classes)
     train = cap_per_class(train, config.max_train_per_class, config.split_seed)
     test = cap_per_class(test, config.max_test_per_class, config.split_seed)
-    train, val = split_validation(train, config.validation_fraction, config.split_seed)
+    train, val = split_validation(train, config.validation_fraction, config.split_seed, classes)
     return PreparedData(classes=classes, train=train, val=val, test=test)

@@ -56,10 +56,13 @@ class PreparedData:
         return {s: np.bincount(self.split(s).labels, minlength=k).tolist() for s in SPLITS}
 
 
-def split_validation(train: LabelledImages, fraction: float, seed: int) -> tuple[LabelledImages, LabelledImages]:
+def split_validation(
+    train: LabelledImages, fraction: float, seed: int, classes: list[str] | None = None
+) -> tuple[LabelledImages, LabelledImages]:
     """Carve a stratified validation split of ``fraction`` from ``train`` (seeded).
 
     Returns (train, validation); every class keeps at least one training image.
+    ``classes`` (names by label) only make error messages readable.
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
@@ -69,7 +72,11 @@ def split_validation(train: LabelledImages, fraction: float, seed: int) -> tuple
         members = members[np.random.default_rng([seed, int(label)]).permutation(len(members))]
         n_val = min(max(1, round(fraction * len(members))), len(members) - 1)
         if n_val < 1:
-            raise ValueError(f"class {int(label)} has {len(members)} training image(s); need at least 2")
+            name = classes[int(label)] if classes else int(label)
+            raise ValueError(
+                f"class {name!r} has {len(members)} training image(s); need at least 2 "
+                "(one for training, one for validation)"
+            )
         val_index.append(members[:n_val])
         train_index.append(members[n_val:])
     return train.subset(np.sort(np.concatenate(train_index))), train.subset(np.sort(np.concatenate(val_index)))

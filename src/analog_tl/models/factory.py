@@ -39,6 +39,9 @@ def build_model(config: ModelConfig, num_classes: int, seed: int) -> nn.Module:
     if config.backbone == "timm":
         import timm
 
+        if not timm.is_model(config.timm_name):
+            close = timm.list_models(f"*{config.timm_name[:4]}*")[:10]
+            raise ValueError(f"model.timm_name: timm has no model {config.timm_name!r}; similar names: {close}")
         return timm.create_model(config.timm_name, pretrained=False, num_classes=num_classes, **config.timm_kwargs)
     raise ValueError(f"unknown backbone {config.backbone!r}; use 'swin' or 'timm'")
 
