@@ -75,6 +75,14 @@ def test_every_table_and_figure_is_written(finished_run):
     assert not list((finished_run / "results").rglob(".*.tmp-*"))  # no temporary files left
 
 
+def test_every_training_rule_saved_resumable_state_and_removed_it(finished_run):
+    logs = finished_run / "logs"
+    for log in ("pretrain.log", "runs/2class/digital_tl/seed~0.log", "runs/5class/analog_scratch/seed~0.log",
+                "runs/2class/analog_tl/noise~0.1/seed~0.log", "sweeps/5class/dtod~60.0/lr~0.05/seed~0.log"):
+        assert "saved resumable state results/resume/" in (logs / log).read_text(), log
+    assert not [p for p in (finished_run / "results" / "resume").rglob("*") if p.is_file()]
+
+
 def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
     epochs = pd.read_csv(finished_run / "results" / "tables" / "epochs.csv")
     # 2 tasks x (digital TL, digital scratch, analog scratch, 3 noise levels) x 1 seed x 4 epochs (0..3)

@@ -135,6 +135,7 @@ class ResumeStore:
             write_json(meta_path, {"epoch": epoch, "sha256": sha256_file(tmp), "fingerprint": self.fingerprint})
         for old in self.saved_epochs()[self.keep :]:
             self._remove(old)
+        log.info("saved resumable state %s", state_path)
         return state_path
 
     def load(self) -> dict[str, Any] | None:
