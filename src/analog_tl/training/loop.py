@@ -1,7 +1,7 @@
 """The training loop shared by digital and analog runs.
 
 One loop serves every mode: the model (digital ``nn.Module`` or aihwkit
-analog model) and its optimiser come from the caller. Each epoch yields one
+analog model) and a factory for its optimiser come from the caller. Each epoch yields one
 :class:`EpochMetrics`; epoch 0 is the model before any update.
 """
 
