@@ -34,6 +34,8 @@ rule finetune_analog_tl:
         analog=lambda wildcards: analog_params(),
         train=lambda wildcards: finetune_params("analog", wildcards.seed),
     threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -55,6 +57,8 @@ rule train_analog_scratch:
         analog=lambda wildcards: analog_params(),
         train=lambda wildcards: finetune_params("analog", wildcards.seed),
     threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -101,6 +101,7 @@ validate_config(config)
 _check_config(config)
 
 TASKS = list(config["tasks"])
+GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every training rule (profiles map it)
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
 SWEEP_LRS = [fmt_float(lr) for lr in config["sweeps"]["lrs"]]

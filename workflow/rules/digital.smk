@@ -10,6 +10,8 @@ rule finetune_digital_tl:
         train=lambda wildcards: finetune_params("digital", wildcards.seed),
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
     threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -31,6 +33,8 @@ rule train_digital_scratch:
         train=lambda wildcards: finetune_params("digital", wildcards.seed),
         pretrained_dir=None,
     threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -8,6 +8,8 @@ rule pretrain:
         model=config["model"],
         train=lambda wildcards: pretrain_params(),
     threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

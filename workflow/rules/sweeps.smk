@@ -14,6 +14,8 @@ rule finetune_analog_sweep:
         noise_seed=config["analog"]["noise_seed"],
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
     threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

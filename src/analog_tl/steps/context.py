@@ -44,13 +44,17 @@ def snakemake_step(snakemake) -> Iterator[None]:  # type: ignore[no-untyped-def]
 
 
 def run_context(snakemake):  # type: ignore[no-untyped-def]
-    """The job's :class:`~analog_tl.training.runner.RunContext`: resume settings and the whole workflow config.
+    """The job's :class:`~analog_tl.training.runner.RunContext`: device, resume settings, the whole workflow config.
 
-    Both come from ``snakemake.config``, not from ``params``: they do not change
-    a run's numbers, so changing them must not rerun finished jobs.
+    All come from ``snakemake.config``, not from ``params``: they do not change
+    what a run computes, so changing them must not rerun finished jobs.
     """
     from analog_tl.config import from_dict
     from analog_tl.training.resume import ResumeConfig
     from analog_tl.training.runner import RunContext
 
-    return RunContext(resume=from_dict(ResumeConfig, snakemake.config.get("resume")), workflow_config=dict(snakemake.config))
+    return RunContext(
+        device=snakemake.config.get("compute", {}).get("device", "cpu"),
+        resume=from_dict(ResumeConfig, snakemake.config.get("resume")),
+        workflow_config=dict(snakemake.config),
+    )

@@ -235,7 +235,7 @@ def _fit_analog(
     }
     return train_and_write(
         analog, functools.partial(analog_optimizer, config=train_cfg), data, train_cfg, out_dir, record,
-        _checkpoint(data.classes, model_cfg), context, label,
+        _checkpoint(data.classes, model_cfg), context, label, analog=True,
     )
 
 

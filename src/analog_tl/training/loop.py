@@ -124,17 +124,19 @@ OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
 
 
 def _restore(
-    store: ResumeStore | None, model: nn.Module, make_optimizer: OptimizerFactory, config: TrainConfig, n_train: int
+    store: ResumeStore | None, model: nn.Module, make_optimizer: OptimizerFactory, config: TrainConfig, n_train: int,
+    device: torch.device,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, list[EpochMetrics]]:
     """Optimiser, schedule and history: fresh, or restored from the newest good state in ``store``.
 
-    The model is restored first (analog tiles included), then the optimiser is
-    built on the restored parameters, then its state, the schedule and the
-    random generators are put back.
+    The model is restored first (analog tiles included) and moved to ``device``,
+    then the optimiser is built on its parameters, then the optimiser state,
+    the schedule and the random generators are put back.
     """
     state = store.load() if store is not None else None
     if state is not None:
         restore_model(model, state["model"])
+    model.to(device)
     optimizer = make_optimizer(model)
     scheduler = make_scheduler(optimizer, config, n_train)
     if state is None:
@@ -174,7 +176,8 @@ def fit(
 ) -> list[EpochMetrics]:
     """Train for ``config.epochs`` epochs; evaluate before training and after every epoch.
 
-    ``make_optimizer(model)`` builds the optimiser. With a ``store``, training
+    The model is moved to ``device`` before ``make_optimizer(model)`` builds
+    the optimiser. With a ``store``, training
     resumes after the newest saved epoch and saves state at the store's interval.
     Returns one :class:`EpochMetrics` per epoch, epoch 0 being the initial model.
     ``on_epoch`` is called with each epoch's metrics as soon as they exist.
@@ -182,7 +185,7 @@ def fit(
     Raises:
         DivergenceError: if the loss becomes NaN or infinite.
     """
-    optimizer, scheduler, history = _restore(store, model, make_optimizer, config, len(data.train))
+    optimizer, scheduler, history = _restore(store, model, make_optimizer, config, len(data.train), device)
     first = history[-1].epoch + 1 if history else 0
     if first:
         log.info("%s: resumed after epoch %d of %d", label, first - 1, config.epochs)

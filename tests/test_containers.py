@@ -1,0 +1,102 @@
+"""Static checks of the Apptainer definition and the conda environment (neither can be built here).
+
+Apptainer cannot be installed on these machines and conda channels are
+unreachable: these tests parse the files (spython for the definition) and
+check that they are pinned and agree with the project's own pins.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from spython.main.parse.parsers import SingularityParser
+
+REPO = Path(__file__).resolve().parents[1]
+DEF = REPO / "containers" / "analog-tl.def"
+def _normalise(name: str) -> str:
+    """PyPI project names compare case-insensitively, with - and _ alike."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+PINS = {
+    _normalise(line.split("==", 1)[0]): line.split("==", 1)[1]
+    for line in (REPO / "envs" / "requirements.txt").read_text().splitlines()
+    if "==" in line and not line.startswith("#")
+}
+SETUP = (REPO / "scripts" / "setup.sh").read_text()
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    (stage,) = SingularityParser(str(DEF)).recipe.values()
+    return stage
+
+
+def _setup_value(name: str) -> str:
+    return re.search(rf"^{name}=(\S+)$", SETUP, re.MULTILINE).group(1)
+
+
+def test_base_image_is_pinned_by_tag_and_digest(recipe):
+    assert re.fullmatch(r"nvidia/cuda:13\.0\.\d+-devel-ubuntu22\.04@sha256:[0-9a-f]{64}", recipe.fromHeader)
+
+
+def test_image_installs_exactly_the_project_pins(recipe):
+    assert "envs/requirements.txt /opt/analog-tl/envs/requirements.txt" in recipe.files
+    assert "envs/requirements-build.txt /opt/analog-tl/envs/requirements-build.txt" in recipe.files
+    install = "\n".join(recipe.install)
+    assert "$PIP -r /opt/analog-tl/envs/requirements.txt" in install
+    assert "$PIP -r /opt/analog-tl/envs/requirements-build.txt" in install
+    assert "python3.11 -m venv" in install  # the Python the pins are for
+
+
+def test_aihwkit_is_built_from_the_checked_source_release_with_cuda(recipe):
+    text = DEF.read_text()
+    assert f"AIHWKIT_VERSION={_setup_value('AIHWKIT_VERSION')}" in text
+    assert f"AIHWKIT_SHA256={_setup_value('AIHWKIT_SHA256')}" in text
+    install = "\n".join(recipe.install)
+    assert "sha256sum -c -" in install
+    assert "-DUSE_CUDA=ON" in install and "-DRPU_CUDA_ARCHITECTURES=" in install
+    assert "--no-build-isolation --no-deps aihwkit-" in install  # against the pinned torch already installed
+
+
+def test_labels_name_the_versions_that_the_pins_and_the_config_default_use(recipe):
+    labels = dict(label.split(" ", 1) for label in recipe.labels)
+    for package in ("torch", "torchvision", "timm", "snakemake"):
+        assert labels[package] == PINS[package], package
+    assert labels["aihwkit"] == _setup_value("AIHWKIT_VERSION")
+    assert labels["org.opencontainers.image.version"] == VERSION
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert schema["properties"]["container"]["default"] == f"containers/analog-tl_{VERSION}.sif"
+    assert f"apptainer build containers/analog-tl_{VERSION}.sif containers/analog-tl.def" in DEF.read_text()
+
+
+def test_environment_test_and_help_sections(recipe):
+    environ = "\n".join(recipe.environ)
+    assert "PYTHONNOUSERSITE=1" in environ
+    for cache in ("MPLCONFIGDIR=", "XDG_CACHE_HOME=", "TORCH_HOME="):
+        assert cache in environ
+    text = DEF.read_text()
+    test = text.split("%test", 1)[1].split("\n%", 1)[0]
+    assert "cuda.is_compiled()" in test and "torch.cuda.is_available()" in test
+    assert "import analog_tl" in test
+    assert "%help" in text and "apptainer test --nv" in text
+
+
+def test_conda_environment_parses_and_agrees_with_the_pins():
+    env = yaml.safe_load((REPO / "envs" / "analog-tl.yaml").read_text())
+    conda = {d.split("=", 1)[0]: d.split("=", 1)[1] for d in env["dependencies"] if isinstance(d, str)}
+    assert conda["python"] == "3.11"
+    assert conda["pytorch"] == PINS["torch"] and conda["torchvision"] == PINS["torchvision"]
+    assert conda["aihwkit"] == _setup_value("AIHWKIT_VERSION")
+    (pip,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    pinned = {_normalise(p.split("==", 1)[0]): p.split("==", 1)[1] for p in pip if "==" in p}
+    assert pinned and all(PINS[name] == version for name, version in pinned.items()), pinned
+    assert {"snakemake", "timm", "pandas", "matplotlib"} <= set(pinned)
+    text = (REPO / "envs" / "analog-tl.yaml").read_text()
+    assert "CONDA_OVERRIDE_CUDA" in text and "aihwkit-gpu" in text
+    assert env["channels"] == ["conda-forge", "nodefaults"]

@@ -1,0 +1,83 @@
+"""Every job starts in the configured image, with --nv from the GPU profile, through a stand-in `apptainer`.
+
+The stand-in (tests/doubles/apptainer) is a TEST DOUBLE: it records its
+arguments and runs the job's command on the host without any isolation. This
+checks how Snakemake and the profiles start jobs; it is not a claim that a
+container was built or run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_bad_input import QUICK
+from test_workflow import REPO, SNAKEMAKE
+
+pytestmark = pytest.mark.slow
+
+DOUBLES = REPO / "tests" / "doubles"
+IMAGE = "images/analog-tl_test.sif"
+TARGETS = ["results/preflight/devices.json", "results/runs/2class/digital_tl/seed~0/final.json", "results/data/tasks/5class.npz"]
+
+
+def run_with_double(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    log = workdir / "apptainer-calls.jsonl"
+    env = {**os.environ, "PATH": f"{DOUBLES}{os.pathsep}{Path(SNAKEMAKE[0]).parent}{os.pathsep}{os.environ['PATH']}",
+           "APPTAINER_DOUBLE_LOG": str(log)}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=env, capture_output=True, text=True,
+                            timeout=600)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+@pytest.fixture(scope="module")
+def gpu_profile_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("apptainer")
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({**QUICK, "container": IMAGE}))
+    (workdir / "images").mkdir()
+    (workdir / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
+    result, calls = run_with_double(
+        workdir, *TARGETS, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
+    )  # targets first: --resources would swallow them
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, result, calls
+
+
+def test_every_job_ran_through_apptainer_in_the_configured_image_with_nv(gpu_profile_run):
+    _, _, calls = gpu_profile_run
+    scripts = sorted(
+        next(part for part in " ".join(c["command"]).split() if part.endswith(".py")).split(".")[-2] for c in calls
+    )  # Snakemake runs .snakemake/scripts/tmpXXXX.<script>.py in the container
+    assert scripts == ["finetune_digital", "preflight", "prepare_data", "prepare_data", "prepare_data", "pretrain"]
+    assert {c["image"] for c in calls} == {IMAGE}
+    assert all(c["nv"] for c in calls)  # profiles/local-gpu passes --nv to every job
+
+
+def test_the_jobs_really_ran_and_the_preflight_saw_no_gpu(gpu_profile_run):
+    workdir, _, _ = gpu_profile_run
+    final = json.loads((workdir / "results/runs/2class/digital_tl/seed~0/final.json").read_text())
+    assert 0 <= final["test_error_at_best_val"] <= 1
+    log = (workdir / "logs" / "preflight.log").read_text()
+    assert "aihwkit CUDA build: False" in log and "digital training on cpu" in log
+
+
+def test_cuda_requested_without_a_gpu_stops_the_run_at_the_preflight_before_any_training(tmp_path):
+    (tmp_path / "config").mkdir()
+    config = {**QUICK, "container": IMAGE, "compute": {"device": "cuda", "gpus_per_job": 1}}
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
+    result, _ = run_with_double(tmp_path, "--sdm", "apptainer", "--apptainer-args=--nv", "--cores", "1")
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "preflight.log").read_text()
+    assert "compute.device is 'cuda' but torch sees no GPU" in log and "--nv" in log
+    assert "Traceback" not in log
+    assert not (tmp_path / "results" / "pretrain").exists() and not (tmp_path / "results" / "runs").exists()

@@ -1,0 +1,89 @@
+"""compute.device: auto / cpu / cuda against what torch and aihwkit see (GPUs simulated where needed)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+
+from analog_tl.steps.preflight import preflight
+from analog_tl.training import device as device_module
+from analog_tl.training.device import DeviceError, aihwkit_cuda_compiled, devices_seen, select_device
+
+
+@pytest.fixture
+def gpu_machine(monkeypatch):
+    """torch sees a GPU; aihwkit is the CPU build installed here (no CUDA simulator)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device_module, "aihwkit_cuda_compiled", lambda: False)
+
+
+def test_installed_aihwkit_reports_its_build_through_its_own_api():
+    from aihwkit.simulator.rpu_base import cuda
+
+    assert aihwkit_cuda_compiled() is bool(cuda.is_compiled())
+    seen = devices_seen()
+    assert seen["aihwkit_cuda_build"] is aihwkit_cuda_compiled() and seen["torch"] == torch.__version__
+
+
+@pytest.mark.parametrize("analog", [False, True])
+def test_cpu_is_always_cpu_and_unknown_settings_fail(analog):
+    assert select_device("cpu", analog) == torch.device("cpu")
+    with pytest.raises(ValueError, match="compute.device must be one of"):
+        select_device("gpu", analog)
+
+
+def test_cuda_without_a_visible_gpu_fails_and_names_the_likely_cause(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="torch sees no GPU.*--nv"):
+        select_device("cuda", analog=False)
+
+
+def test_cuda_with_a_cpu_only_aihwkit_fails_for_analog_runs_with_how_to_get_a_cuda_build(gpu_machine):
+    assert select_device("cuda", analog=False) == torch.device("cuda")
+    with pytest.raises(DeviceError, match="aihwkit was built without CUDA.*USE_CUDA=ON.*aihwkit-gpu"):
+        select_device("cuda", analog=True)
+
+
+def test_auto_uses_the_gpu_for_digital_and_the_cpu_for_analog_without_a_cuda_aihwkit(gpu_machine, caplog):
+    assert select_device("auto", analog=False) == torch.device("cuda")
+    with caplog.at_level(logging.WARNING):
+        assert select_device("auto", analog=True) == torch.device("cpu")
+    assert "aihwkit has no CUDA build" in caplog.text
+
+
+def test_auto_uses_cuda_for_analog_with_a_cuda_aihwkit(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device_module, "aihwkit_cuda_compiled", lambda: True)
+    assert select_device("auto", analog=True) == torch.device("cuda")
+
+
+@pytest.mark.parametrize("visible, allocated", [(None, False), ("", False), ("-1", False), ("0", True), ("0,1", True)])
+def test_auto_fails_when_a_gpu_was_allocated_but_is_not_visible(monkeypatch, visible, allocated):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    if allocated:
+        with pytest.raises(DeviceError, match="GPU was allocated.*torch sees none.*--nv"):
+            select_device("auto", analog=False)
+    else:
+        assert select_device("auto", analog=False) == torch.device("cpu")
+
+
+def test_preflight_reports_and_writes_what_it_saw(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    report = preflight("auto", tmp_path / "devices.json")
+    assert json.loads((tmp_path / "devices.json").read_text()) == report
+    assert report["selected"] == {"digital": "cuda" if torch.cuda.is_available() else "cpu",
+                                  "analog": "cuda" if torch.cuda.is_available() and aihwkit_cuda_compiled() else "cpu"}
+
+
+def test_preflight_stops_before_writing_when_cuda_is_not_usable(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="torch sees no GPU"):
+        preflight("cuda", tmp_path / "devices.json")
+    assert not (tmp_path / "devices.json").exists()
