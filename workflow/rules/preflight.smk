@@ -1,15 +1,14 @@
 rule preflight:
-    """First job of every full run: what torch and aihwkit see; stops early if a requested GPU is missing.
+    """What torch and aihwkit see; stops the run early if the requested GPU is not usable.
 
-    A target of ``rule all`` with a temporary output (removed at the end of the
-    run), so it runs at the start of every ``snakemake`` invocation of the
-    default target, before other jobs (priority), in the same image and with
-    the same GPU request as the training jobs. It is deliberately not an input
-    of the training rules: a fresh report would make every finished result
-    outdated. Each training job checks its device again before it trains.
+    A target of ``rule all``: it runs first (priority) whenever its report is
+    missing, in the same image and with the same GPU request as the training
+    jobs. It is deliberately not an input of the training rules: a fresh
+    report would make every finished result outdated. Each training job
+    checks its device again before it trains.
     """
     output:
-        temp("results/preflight/devices.json"),
+        "results/preflight/devices.json",
     params:
         device=config["compute"]["device"],
     priority: 100
