@@ -54,7 +54,7 @@ def run_context(snakemake):  # type: ignore[no-untyped-def]
     from analog_tl.training.runner import RunContext
 
     return RunContext(
-        device=snakemake.config.get("compute", {}).get("device", "cpu"),
-        resume=from_dict(ResumeConfig, snakemake.config.get("resume")),
+        device=snakemake.config["compute"]["device"],  # the schema fills both sections
+        resume=from_dict(ResumeConfig, snakemake.config["resume"]),
         workflow_config=dict(snakemake.config),
     )

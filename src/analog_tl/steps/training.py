@@ -22,7 +22,7 @@ from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
 from analog_tl.data.prepared import PreparedData, load_prepared, sidecar_path, verify_checksum
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.models.factory import build_model, describe, swap_head
-from analog_tl.training.artifacts import RunPaths, load_checked_model, save_model
+from analog_tl.training.artifacts import RunPaths, load_checked_model, recorded_sha256, save_model
 from analog_tl.training.runner import RunContext, train_and_write
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,6 @@ def load_pretrained(pretrained_dir: str | Path, model_cfg: ModelConfig, num_clas
     return swap_head(model, num_classes, seed=head_seed)
 
 
-def pretrained_sha256(pretrained_dir: str | Path) -> str:
-    """The checksum of the pre-trained model, as recorded when it was written."""
-    return read_json(RunPaths.in_folder(pretrained_dir).final)["model_sha256"]
-
-
 def _flat_train(config: TrainConfig) -> dict[str, Any]:
     return {
         "epochs": config.epochs,
@@ -114,7 +109,7 @@ def finetune_digital(
     settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None}
     record = _run_record(settings, model, model_cfg, train_cfg, data_path)
     if pretrained_dir is not None:
-        record["inputs"] = {"pretrained_model_sha256": pretrained_sha256(pretrained_dir)}
+        record["inputs"] = {"pretrained_model_sha256": recorded_sha256(RunPaths.in_folder(pretrained_dir).final)}
     return train_and_write(
         model, functools.partial(digital_optimizer, config=train_cfg), data, train_cfg, out_dir, record,
         _checkpoint(data.classes, model_cfg), context, f"{task}/{mode}/seed~{train_cfg.seed}",
@@ -260,7 +255,7 @@ def finetune_analog(
     else:
         mode = "analog_tl"
         analog.load_state_dict(load_checked_model(init_path, init_record_path(init_path))["state_dict"])
-        extra["inputs"] = {"init_model_sha256": read_json(init_record_path(init_path))["model_sha256"]}
+        extra["inputs"] = {"init_model_sha256": recorded_sha256(init_record_path(init_path))}
     settings = {"mode": mode, "task": task, "n_classes": len(data.classes), "transfer_noise": tau}
     label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
     return _fit_analog(
@@ -306,7 +301,7 @@ def finetune_analog_sweep(
     extra = {
         "sweep": point.describe(),
         "transfer_noise_layers": noise.to_dict(orient="records"),
-        "inputs": {"pretrained_model_sha256": pretrained_sha256(pretrained_dir)},
+        "inputs": {"pretrained_model_sha256": recorded_sha256(RunPaths.in_folder(pretrained_dir).final)},
     }
     label = f"{task}/{point.name}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
     return _fit_analog(

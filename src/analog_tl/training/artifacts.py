@@ -53,13 +53,18 @@ def save_model(state: dict[str, Any], path: Path) -> str:
         return sha256_file(tmp)
 
 
+def recorded_sha256(record_path: str | Path) -> str:
+    """The model checksum recorded (as ``model_sha256``) in a JSON record when the model was written."""
+    return read_json(record_path)["model_sha256"]
+
+
 def load_checked_model(path: str | Path, final_path: str | Path) -> dict[str, Any]:
     """Load a checkpoint after checking it against the ``model_sha256`` recorded in ``final_path`` (JSON).
 
     Raises:
         RuntimeError: naming the file when the checksum does not match.
     """
-    expected = read_json(final_path)["model_sha256"]
+    expected = recorded_sha256(final_path)
     actual = sha256_file(path)
     if actual != expected:
         raise RuntimeError(

@@ -177,8 +177,8 @@ def fit(
     """Train for ``config.epochs`` epochs; evaluate before training and after every epoch.
 
     The model is moved to ``device`` before ``make_optimizer(model)`` builds
-    the optimiser. With a ``store``, training
-    resumes after the newest saved epoch and saves state at the store's interval.
+    the optimiser. With a ``store``, training resumes after the newest saved
+    epoch and saves state at the store's interval.
     Returns one :class:`EpochMetrics` per epoch, epoch 0 being the initial model.
     ``on_epoch`` is called with each epoch's metrics as soon as they exist.
 
