@@ -8,6 +8,9 @@ check that they are pinned and agree with the project's own pins.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -100,3 +103,18 @@ def test_conda_environment_parses_and_agrees_with_the_pins():
     text = (REPO / "envs" / "analog-tl.yaml").read_text()
     assert "CONDA_OVERRIDE_CUDA" in text and "aihwkit-gpu" in text
     assert env["channels"] == ["conda-forge", "nodefaults"]
+
+
+def test_step_scripts_import_the_library_from_the_repository_when_the_environment_lacks_it():
+    """What `--sdm conda` relies on: the env does not install analog_tl; Snakemake appends scripts/ to sys.path."""
+    assert "-e " not in (REPO / "envs" / "analog-tl.yaml").read_text().split("dependencies:", 1)[1]
+    link = REPO / "scripts" / "analog_tl"
+    assert link.is_symlink() and link.resolve() == (REPO / "src" / "analog_tl").resolve()
+    site_packages = sysconfig.get_paths()["purelib"]
+    code = (  # -S: no site module, so no .pth file puts src/ (the editable install) on the path
+        f"import sys; sys.path += [{site_packages!r}, {str(REPO / 'scripts')!r}]; "
+        "import analog_tl.steps.context, analog_tl; print(analog_tl.__file__)"
+    )
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == str(REPO / "scripts" / "analog_tl" / "__init__.py")

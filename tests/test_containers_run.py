@@ -37,6 +37,11 @@ def run_with_double(workdir: Path, *args: str) -> tuple[subprocess.CompletedProc
     return result, calls
 
 
+def script_of(call: dict) -> str:
+    """The step script a job ran (Snakemake runs .snakemake/scripts/tmpXXXX.<script>.py)."""
+    return next(part for part in " ".join(call["command"]).split() if part.endswith(".py")).split(".")[-2]
+
+
 @pytest.fixture(scope="module")
 def gpu_profile_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("apptainer")
@@ -53,9 +58,7 @@ def gpu_profile_run(tmp_path_factory):
 
 def test_every_job_ran_through_apptainer_in_the_configured_image_with_nv(gpu_profile_run):
     _, _, calls = gpu_profile_run
-    scripts = sorted(
-        next(part for part in " ".join(c["command"]).split() if part.endswith(".py")).split(".")[-2] for c in calls
-    )  # Snakemake runs .snakemake/scripts/tmpXXXX.<script>.py in the container
+    scripts = sorted(script_of(call) for call in calls)
     assert scripts == ["finetune_digital", "preflight", "prepare_data", "prepare_data", "prepare_data", "pretrain"]
     assert {c["image"] for c in calls} == {IMAGE}
     assert all(c["nv"] for c in calls)  # profiles/local-gpu passes --nv to every job
@@ -67,6 +70,18 @@ def test_the_jobs_really_ran_and_the_preflight_saw_no_gpu(gpu_profile_run):
     assert 0 <= final["test_error_at_best_val"] <= 1
     log = (workdir / "logs" / "preflight.log").read_text()
     assert "aihwkit CUDA build: False" in log and "digital training on cpu" in log
+
+
+def test_the_gpu_profile_checks_the_device_again_on_every_invocation_and_reruns_nothing_else(gpu_profile_run):
+    workdir, _, first_calls = gpu_profile_run
+    final = workdir / "results/runs/2class/digital_tl/seed~0/final.json"
+    finished = final.stat().st_mtime_ns
+    result, calls = run_with_double(
+        workdir, *TARGETS, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [script_of(call) for call in calls[len(first_calls):]] == ["preflight"]  # forcerun: [preflight]
+    assert final.stat().st_mtime_ns == finished
 
 
 def test_cuda_requested_without_a_gpu_stops_the_run_at_the_preflight_before_any_training(tmp_path):

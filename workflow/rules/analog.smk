@@ -27,6 +27,7 @@ rule finetune_analog_tl:
         data="results/data/tasks/{task}.npz",
         init="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
         init_record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
+        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
         run_outputs("results/runs/{task}/analog_tl/noise~{noise}/seed~{seed}"),
     params:
@@ -50,6 +51,7 @@ rule train_analog_scratch:
     """Analog baseline: the same c-TTv2 configuration from a random initialisation."""
     input:
         data="results/data/tasks/{task}.npz",
+        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
         run_outputs("results/runs/{task}/analog_scratch/seed~{seed}"),
     params:

@@ -102,6 +102,7 @@ _check_config(config)
 
 TASKS = list(config["tasks"])
 GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every training rule (profiles map it)
+PREFLIGHT = "results/preflight/devices.json"  # device report; an ancient() input (a gate) of every training rule
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
 SWEEP_LRS = [fmt_float(lr) for lr in config["sweeps"]["lrs"]]

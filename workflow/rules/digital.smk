@@ -3,6 +3,7 @@ rule finetune_digital_tl:
     input:
         data="results/data/tasks/{task}.npz",
         pretrained=run_outputs("results/pretrain"),
+        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
         run_outputs("results/runs/{task}/digital_tl/seed~{seed}"),
     params:
@@ -26,6 +27,7 @@ rule train_digital_scratch:
     """Digital baseline: the same model and SGD from a random initialisation."""
     input:
         data="results/data/tasks/{task}.npz",
+        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
         run_outputs("results/runs/{task}/digital_scratch/seed~{seed}"),
     params:

@@ -1,14 +1,15 @@
 rule preflight:
-    """What torch and aihwkit see; stops the run early if the requested GPU is not usable.
+    """What torch and aihwkit see; a failed check stops the run before any training job starts.
 
-    A target of ``rule all``: it runs first (priority) whenever its report is
-    missing, in the same image and with the same GPU request as the training
-    jobs. It is deliberately not an input of the training rules: a fresh
-    report would make every finished result outdated. Each training job
-    checks its device again before it trains.
+    Runs in the same image and with the same GPU request as the training jobs,
+    first (priority), whenever its report is missing, and on every invocation
+    with the GPU profiles (they set ``forcerun: [preflight]``). Every training
+    rule takes the report as an ``ancient()`` input: no training job starts
+    until the check has passed, and a fresh report does not make finished
+    results outdated. Each training job checks its device again before it trains.
     """
     output:
-        "results/preflight/devices.json",
+        PREFLIGHT,
     params:
         device=config["compute"]["device"],
     priority: 100

@@ -2,6 +2,7 @@ rule pretrain:
     """Digital pre-training on the source task, with data augmentation."""
     input:
         data="results/data/pretrain.npz",
+        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
         run_outputs("results/pretrain"),
     params:

@@ -3,6 +3,7 @@ rule finetune_analog_sweep:
     input:
         data="results/data/tasks/{task}.npz",
         pretrained=run_outputs("results/pretrain"),
+        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
         run_outputs("results/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}"),
     params:

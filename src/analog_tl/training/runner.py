@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ def compute_record(device: torch.device) -> dict[str, Any]:
         "machine": platform.machine(),
         "processor": platform.processor(),
         "node": platform.node(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # None outside SLURM
         **devices_seen(),
     }
 
