@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,7 +24,13 @@ pytestmark = pytest.mark.slow
 
 DOUBLES = REPO / "tests" / "doubles"
 IMAGE = "images/analog-tl_test.sif"
-TARGETS = ["results/preflight/devices.json", "results/runs/2class/digital_tl/seed~0/final.json", "results/data/tasks/5class.npz"]
+SMALL_DAG = {  # every rule once or twice: one task, one noise level, one value and lr per sweep
+    **QUICK,
+    "container": IMAGE,
+    "tasks": {"2class": QUICK["tasks"]["2class"]},
+    "analog": {**QUICK["analog"], "transfer_noise": [0.0]},
+    "sweeps": {**QUICK["sweeps"], "sps": [0], "spv": [10], "pulse_noise": [0], "dtod": [60], "lrs": [0.01], "epochs": 1},
+}
 
 
 def run_with_double(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
@@ -46,20 +53,22 @@ def script_of(call: dict) -> str:
 def gpu_profile_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("apptainer")
     (workdir / "config").mkdir()
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({**QUICK, "container": IMAGE}))
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(SMALL_DAG))
     (workdir / "images").mkdir()
     (workdir / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
-    result, calls = run_with_double(
-        workdir, *TARGETS, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
-    )  # targets first: --resources would swallow them
+    result, calls = run_with_double(  # the whole DAG: every rule
+        workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir, result, calls
 
 
-def test_every_job_ran_through_apptainer_in_the_configured_image_with_nv(gpu_profile_run):
-    _, _, calls = gpu_profile_run
-    scripts = sorted(script_of(call) for call in calls)
-    assert scripts == ["finetune_digital", "preflight", "prepare_data", "prepare_data", "prepare_data", "pretrain"]
+def test_every_job_of_every_rule_ran_through_apptainer_in_the_configured_image_with_nv(gpu_profile_run):
+    _, result, calls = gpu_profile_run
+    step_scripts = {path.stem for path in (REPO / "scripts").glob("*.py")}
+    assert {script_of(call) for call in calls} == step_scripts  # every step script, so every rule
+    jobs = int(re.search(r"(\d+) of \1 steps \(100%\) done", result.stdout + result.stderr).group(1))
+    assert len(calls) == jobs - 1  # every job but `all` (which runs nothing)
     assert {c["image"] for c in calls} == {IMAGE}
     assert all(c["nv"] for c in calls)  # profiles/local-gpu passes --nv to every job
 
@@ -77,7 +86,7 @@ def test_the_gpu_profile_checks_the_device_again_on_every_invocation_and_reruns_
     final = workdir / "results/runs/2class/digital_tl/seed~0/final.json"
     finished = final.stat().st_mtime_ns
     result, calls = run_with_double(
-        workdir, *TARGETS, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
+        workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert [script_of(call) for call in calls[len(first_calls):]] == ["preflight"]  # forcerun: [preflight]
