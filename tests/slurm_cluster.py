@@ -74,9 +74,8 @@ class LocalSlurm:
     cpus: int = 8  # declared, not probed (config_overrides): the profile's requests fit on a small machine
     memory_mb: int = 64000
     port: int = field(default_factory=_free_port)
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-
     conf_dir: Path = CONF_DIR
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def conf(self) -> Path:

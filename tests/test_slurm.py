@@ -83,8 +83,9 @@ def run_on_slurm(cluster: LocalSlurm, workdir: Path, *extra: str) -> tuple[subpr
     env = {**cluster.env, "APPTAINER_DOUBLE_LOG": str(log),
            "PATH": f"{DOUBLES}{os.pathsep}{Path(SNAKEMAKE[0]).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("CUDA_VISIBLE_DEVICES", None)
+    # timeout -k: while it polls job status the SLURM plugin ignores SIGTERM and SIGINT
     command = ["timeout", "-k", "10", "600", *SNAKEMAKE, "--directory", str(workdir), *TARGETS,
-               "--profile", str(PROFILE), *cluster_overrides(), *extra]  # the plugin ignores SIGTERM while polling: timeout -k
+               "--profile", str(PROFILE), *cluster_overrides(), *extra]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=660)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return result, calls
