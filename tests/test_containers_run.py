@@ -33,15 +33,32 @@ SMALL_DAG = {  # every rule once or twice: one task, one noise level, one value 
 }
 
 
-def run_with_double(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    log = workdir / "apptainer-calls.jsonl"
-    env = {**os.environ, "PATH": f"{DOUBLES}{os.pathsep}{Path(SNAKEMAKE[0]).parent}{os.pathsep}{os.environ['PATH']}",
+def prepare_workdir(workdir: Path, config: dict) -> None:
+    """``config/config.yaml`` and the stand-in image file that ``IMAGE`` names."""
+    (workdir / "config").mkdir(parents=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    (workdir / "images").mkdir()
+    (workdir / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
+
+
+def double_env(log: Path, base: dict[str, str]) -> dict[str, str]:
+    """``base`` with the apptainer double first on PATH, recording to ``log``, and no GPU assigned."""
+    env = {**base, "PATH": f"{DOUBLES}{os.pathsep}{Path(SNAKEMAKE[0]).parent}{os.pathsep}{base['PATH']}",
            "APPTAINER_DOUBLE_LOG": str(log)}
     env.pop("CUDA_VISIBLE_DEVICES", None)
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=env, capture_output=True, text=True,
-                            timeout=600)
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return result, calls
+    return env
+
+
+def recorded_calls(log: Path) -> list[dict]:
+    """The double's records, one per job it started."""
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def run_with_double(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    log = workdir / "apptainer-calls.jsonl"
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=double_env(log, dict(os.environ)),
+                            capture_output=True, text=True, timeout=600)
+    return result, recorded_calls(log)
 
 
 def script_of(call: dict) -> str:
@@ -52,10 +69,7 @@ def script_of(call: dict) -> str:
 @pytest.fixture(scope="module")
 def gpu_profile_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("apptainer")
-    (workdir / "config").mkdir()
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(SMALL_DAG))
-    (workdir / "images").mkdir()
-    (workdir / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
+    prepare_workdir(workdir, SMALL_DAG)
     result, calls = run_with_double(  # the whole DAG: every rule
         workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
     )
@@ -94,11 +108,7 @@ def test_the_gpu_profile_checks_the_device_again_on_every_invocation_and_reruns_
 
 
 def test_cuda_requested_without_a_gpu_stops_the_run_at_the_preflight_before_any_training(tmp_path):
-    (tmp_path / "config").mkdir()
-    config = {**QUICK, "container": IMAGE, "compute": {"device": "cuda", "gpus_per_job": 1}}
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    (tmp_path / "images").mkdir()
-    (tmp_path / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
+    prepare_workdir(tmp_path, {**QUICK, "container": IMAGE, "compute": {"device": "cuda", "gpus_per_job": 1}})
     result, _ = run_with_double(tmp_path, "--sdm", "apptainer", "--apptainer-args=--nv", "--cores", "1")
     assert result.returncode != 0
     log = (tmp_path / "logs" / "preflight.log").read_text()

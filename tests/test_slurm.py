@@ -25,7 +25,7 @@ import yaml
 
 from slurm_cluster import PARTITION, LocalSlurm, foreign_configuration, install_packages
 from test_bad_input import QUICK
-from test_containers_run import DOUBLES, IMAGE, script_of
+from test_containers_run import IMAGE, double_env, prepare_workdir, recorded_calls, script_of
 from test_faults import final_without_time, metrics_without_time
 from test_workflow import REPO, SNAKEMAKE
 
@@ -56,13 +56,6 @@ def cluster_overrides() -> list[str]:
     ]
 
 
-def prepare(workdir: Path, config: dict = CONFIG) -> None:
-    (workdir / "config").mkdir(parents=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    (workdir / "images").mkdir()
-    (workdir / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     foreign = foreign_configuration()
@@ -80,22 +73,18 @@ def cluster(tmp_path_factory):
 def run_on_slurm(cluster: LocalSlurm, workdir: Path, *extra: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
     """TARGETS through profiles/slurm (with this cluster's overrides); Snakemake's result and the double's records."""
     log = workdir / "apptainer-calls.jsonl"
-    env = {**cluster.env, "APPTAINER_DOUBLE_LOG": str(log),
-           "PATH": f"{DOUBLES}{os.pathsep}{Path(SNAKEMAKE[0]).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("CUDA_VISIBLE_DEVICES", None)
     # timeout -k: while it polls job status the SLURM plugin ignores SIGTERM and SIGINT
     command = ["timeout", "-k", "10", "600", *SNAKEMAKE, "--directory", str(workdir), *TARGETS,
                "--profile", str(PROFILE), *cluster_overrides(), *extra]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=660)
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return result, calls
+    result = subprocess.run(command, env=double_env(log, cluster.env), capture_output=True, text=True, timeout=660)
+    return result, recorded_calls(log)
 
 
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     """The targets through profiles/slurm; returns (workdir, Snakemake's output, the double's records, job info)."""
     workdir = tmp_path_factory.mktemp("on-slurm")
-    prepare(workdir)
+    prepare_workdir(workdir, CONFIG)
     result, calls = run_on_slurm(cluster, workdir)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{output[-5000:]}\n{cluster.logs()}"
@@ -107,7 +96,7 @@ def slurm_run(cluster, tmp_path_factory):
 def local_run(tmp_path_factory) -> Path:
     """The same targets with plain `snakemake --cores 2` on this machine."""
     workdir = tmp_path_factory.mktemp("local")
-    prepare(workdir)
+    prepare_workdir(workdir, CONFIG)
     result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *TARGETS, "--cores", "2"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -174,7 +163,7 @@ def test_the_run_records_show_the_slurm_allocation(slurm_run):
 
 def test_a_job_allocated_a_gpu_it_cannot_see_stops_the_run_at_the_preflight(cluster, tmp_path):
     """compute.device auto, a GPU allocated by SLURM but invisible (as in a container without --nv): no training job."""
-    prepare(tmp_path, {**CONFIG, "compute": {"device": "auto", "gpus_per_job": 1}})
+    prepare_workdir(tmp_path, {**CONFIG, "compute": {"device": "auto", "gpus_per_job": 1}})
     result, calls = run_on_slurm(cluster, tmp_path, "--retries", "0")  # the profile's retries would repeat it twice
     assert result.returncode != 0
     log = (tmp_path / "logs" / "preflight.log").read_text()

@@ -55,6 +55,11 @@ def _checkpoint(classes: list[str], model_cfg: ModelConfig) -> dict[str, Any]:
     return {"classes": classes, "model": to_dict(model_cfg)}
 
 
+def _pretrained_inputs(pretrained_dir: str | Path) -> dict[str, str]:
+    """The ``inputs`` entry of a run record that starts from the pre-trained model: its recorded checksum."""
+    return {"pretrained_model_sha256": recorded_sha256(RunPaths.in_folder(pretrained_dir).final)}
+
+
 def pretrain(
     data_path: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path,
     context: RunContext = RunContext(),
@@ -109,7 +114,7 @@ def finetune_digital(
     settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None}
     record = _run_record(settings, model, model_cfg, train_cfg, data_path)
     if pretrained_dir is not None:
-        record["inputs"] = {"pretrained_model_sha256": recorded_sha256(RunPaths.in_folder(pretrained_dir).final)}
+        record["inputs"] = _pretrained_inputs(pretrained_dir)
     return train_and_write(
         model, functools.partial(digital_optimizer, config=train_cfg), data, train_cfg, out_dir, record,
         _checkpoint(data.classes, model_cfg), context, f"{task}/{mode}/seed~{train_cfg.seed}",
@@ -301,7 +306,7 @@ def finetune_analog_sweep(
     extra = {
         "sweep": point.describe(),
         "transfer_noise_layers": noise.to_dict(orient="records"),
-        "inputs": {"pretrained_model_sha256": recorded_sha256(RunPaths.in_folder(pretrained_dir).final)},
+        "inputs": _pretrained_inputs(pretrained_dir),
     }
     label = f"{task}/{point.name}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
     return _fit_analog(
