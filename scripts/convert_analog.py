@@ -16,4 +16,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         seed=int(snakemake.wildcards.seed),
         out_model=snakemake.output.model,
         out_noise=snakemake.output.noise,
+        head_noise=snakemake.params.head_transfer_noise,
     )

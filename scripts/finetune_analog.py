@@ -19,4 +19,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         init_path=snakemake.input.get("init"),
         tau=float(noise) if noise is not None else None,
         context=run_context(snakemake),  # noqa: F821
+        mode=snakemake.params.mode,
     )

@@ -21,4 +21,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         out_dir=Path(snakemake.output[0]).parent,
         task=snakemake.wildcards.task,
         context=run_context(snakemake),  # noqa: F821
+        head_noise=snakemake.params.head_transfer_noise,
     )

@@ -28,6 +28,7 @@ QUICK = {
     "data": {**TINY["data"], "synthetic": {**TINY["data"]["synthetic"], "source_train_per_class": 10}},
     "pretrain": {**TINY["pretrain"], "epochs": 1},
     "finetune": {**TINY["finetune"], "epochs": 1},
+    "analog": {**TINY["analog"], "fast_lrs": [0.1], "frozen_digital_ablation": False},  # one candidate: fixed paths
 }
 
 
@@ -98,7 +99,11 @@ CONFIG_MISTAKES = [
      "data.pretrain_path: no/such/folder does not exist"),
     ("sweep value outside its range", _set("sweeps.spv", [5, 150]), "sweeps.spv.1: 150 is greater than the maximum of 100"),
     ("symmetry-point skew of 100 %", _set("sweeps.sps", [0, 100]), "sweeps.sps.1: 100 is greater than or equal to the maximum of 100"),
-    ("unknown skew reading", _set("sweeps.sps_reading", "skewed"), "sweeps.sps_reading: 'skewed' is not one of"),
+    ("unknown skew reading", _set("sweeps.sps_readings", ["skewed"]), "sweeps.sps_readings.0: 'skewed' is not one of"),
+    ("old single-reading key", _set("sweeps.sps_reading", "range_skew"), "(did you mean 'sps_readings'?)"),
+    ("fast_lr in the compound", _set("analog.compound", {"fast_lr": 1.0}), "list the candidates in analog.fast_lrs"),
+    ("duplicated fast_lr", _set("analog.fast_lrs", [0.1, 0.1]), "analog.fast_lrs: [0.1, 0.1] has non-unique elements"),
+    ("zero fast_lr", _set("analog.fast_lrs", [0]), "analog.fast_lrs.0: 0 is less than or equal to the minimum of 0"),
     ("empty sweep learning-rate grid", _set("sweeps.lrs", []), "sweeps.lrs: [] should be non-empty"),
     ("zero threads", _set("threads", 0), "threads: 0 is less than the minimum of 1"),
     ("resume interval of zero", _set("resume.every_epochs", 0), "resume.every_epochs: 0 is less than the minimum of 1"),
@@ -240,9 +245,9 @@ def test_training_whose_loss_becomes_nan(tmp_path):
 )
 def test_device_mistakes_fail_before_analog_training(tmp_path, device, message):
     config = changed(_set("analog.device", device))
-    target = "results/runs/2class/analog_scratch/seed~0/final.json"
+    target = "results/runs/2class/analog_scratch/fast_lr~0.1/seed~0/final.json"
     result = run(tmp_path, config, target)
-    assert_fails_cleanly(result, message, tmp_path / "logs/runs/2class/analog_scratch/seed~0.log")
+    assert_fails_cleanly(result, message, tmp_path / "logs/runs/2class/analog_scratch/fast_lr~0.1/seed~0.log")
     assert not (tmp_path / target).exists()
 
 

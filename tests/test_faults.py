@@ -31,11 +31,11 @@ CONFIG = {
     "tasks": {"2class": TINY["tasks"]["2class"]},
     "pretrain": {**TINY["pretrain"], "epochs": 3},
     "finetune": {**TINY["finetune"], "epochs": 3, "log_every_steps": 1},
-    "analog": {**TINY["analog"], "transfer_noise": [0.0]},
+    "analog": {**TINY["analog"], "transfer_noise": [0.0], "fast_lrs": [0.1], "frozen_digital_ablation": False},
 }
 TARGETS = ["results/tables/runs.csv", "results/tables/epochs.csv"]
 DIGITAL_RUNS = ["pretrain", "runs/2class/digital_tl/seed~0", "runs/2class/digital_scratch/seed~0"]
-ANALOG_RUNS = ["runs/2class/analog_tl/noise~0.0/seed~0", "runs/2class/analog_scratch/seed~0"]
+ANALOG_RUNS = ["runs/2class/analog_tl/noise~0.0/fast_lr~0.1/seed~0", "runs/2class/analog_scratch/fast_lr~0.1/seed~0"]
 
 
 def run_workflow(
@@ -126,7 +126,7 @@ def test_every_kill_happened_where_intended_and_the_restarts_resumed(interrupted
     assert "pretrain: resumed after epoch 1 of 3" in log
     truncated = log.split("TRUNCATED ", 1)[1].split("\n", 1)[0]
     assert f"ignoring resumable state {truncated}" in log and "SHA-256 does not match" in log
-    assert "2class/analog_tl/noise~0.0/seed~0: resumed after epoch 1 of 3" in log
+    assert "2class/analog_tl/noise~0.0/fast_lr~0.1/seed~0: resumed after epoch 1 of 3" in log
 
 
 def test_digital_results_are_bit_identical_to_an_uninterrupted_run(interrupted, reference):
@@ -191,7 +191,7 @@ def test_same_config_gives_bit_identical_data_noise_draws_and_devices(interrupte
 
 def test_runs_record_versions_device_and_the_resolved_config(interrupted):
     results, _ = interrupted
-    record = json.loads((results / "runs/2class/analog_tl/noise~0.0/seed~0/run.json").read_text())
+    record = json.loads((results / f"{ANALOG_RUNS[0]}/run.json").read_text())
     assert {"python", "torch", "aihwkit", "timm", "snakemake"} <= set(record["versions"])
     assert record["device"]["torch_device"] == "cpu"
     assert all(record["workflow_config"]["finetune"][k] == v for k, v in CONFIG["finetune"].items())

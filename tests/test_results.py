@@ -51,13 +51,42 @@ def hinge(x, elbow, plateau=0.1, slope=0.8):
     return plateau + slope * np.maximum(0.0, x - elbow)
 
 
-@pytest.mark.parametrize("elbow", [0.05, 0.12, 0.237])
-def test_hinge_fit_recovers_a_known_elbow(elbow):
-    x = np.linspace(0.0, 0.4, 11)
-    fit = fit_hinge(x, hinge(x, elbow))
-    assert fit.elbow == pytest.approx(elbow, abs=0.002)
+FINE = np.round(np.linspace(0.0, 0.4, 41), 10)
+COARSE = np.round(np.linspace(0.0, 0.4, 5), 10)
+
+
+def analog_runs(curves: dict[int, np.ndarray], tau: np.ndarray, n_test: float | None = 1e6,
+                task: str = "5class", n_classes: int = 5) -> pd.DataFrame:
+    """Analog TL runs: seed ``s`` has test errors ``curves[s]`` (fractions) at ``tau``; plus rows to ignore."""
+    rows = [{"task": task, "n_classes": n_classes, "mode": "analog_tl", "seed": s, "transfer_noise": t,
+             "test_error_at_best_val": e} for s, curve in curves.items() for t, e in zip(tau, curve)]
+    rows += [{"task": task, "n_classes": n_classes, "mode": mode, "seed": s, "transfer_noise": np.nan,
+              "test_error_at_best_val": 0.9} for mode in ("digital_tl", "analog_scratch") for s in curves]
+    runs = pd.DataFrame(rows)
+    return runs if n_test is None else runs.assign(n_test=n_test)
+
+
+def one_task(runs: pd.DataFrame) -> pd.Series:
+    table = critical_noise(runs)
+    assert len(table) == 1
+    return table.iloc[0]
+
+
+@pytest.mark.parametrize("elbow", [0.05, 0.12, 0.237, 0.3])
+def test_hinge_fit_recovers_a_known_elbow_on_a_fine_grid(elbow):
+    fit = fit_hinge(FINE, hinge(FINE, elbow))
+    assert fit.reportable and not fit.at_grid_end and fit.n_beyond >= 10
+    assert fit.elbow == pytest.approx(elbow, abs=0.01)
     assert fit.plateau == pytest.approx(0.1, abs=1e-3) and fit.slope == pytest.approx(0.8, rel=0.02)
-    assert not fit.at_grid_end
+
+
+@pytest.mark.parametrize("elbow", [0.05, 0.12, 0.237, 0.3])
+def test_critical_noise_interval_and_fit_contain_a_known_elbow(elbow):
+    row = one_task(analog_runs({0: hinge(FINE, elbow)}, FINE))
+    assert row.elbow_fit == pytest.approx(elbow, abs=0.01)
+    assert row.elbow_low <= elbow < row.elbow_high and row.elbow_high - row.elbow_low == pytest.approx(0.01)
+    assert row.flag == "" and not (row.rises_only_at_last_level or row.no_rise_within_grid or row.near_chance)
+    assert row.slope == pytest.approx(0.8, rel=0.02) and row.tau_0_error == pytest.approx(0.1)
 
 
 def test_hinge_fit_with_noise_stays_near_the_elbow():
@@ -67,15 +96,133 @@ def test_hinge_fit_with_noise_stays_near_the_elbow():
     assert fit.elbow == pytest.approx(0.15, abs=0.02)
 
 
-def test_flat_curve_has_its_elbow_at_the_grid_end():
-    x = np.linspace(0.0, 0.4, 5)
-    fit = fit_hinge(x, np.full(5, 0.2))
-    assert fit.at_grid_end and fit.elbow == pytest.approx(0.4) and fit.slope == 0.0
+def test_a_rise_only_at_the_last_level_gives_an_interval_and_no_fitted_point():
+    error = np.array([0.1, 0.1, 0.1, 0.1, 0.5])  # the example that used to give elbow 0.3998, slope ~2000
+    fit = fit_hinge(COARSE, error)
+    assert fit.at_grid_end and not fit.reportable and np.isnan(fit.elbow) and fit.slope < 10
+    row = one_task(analog_runs({0: error}, COARSE, n_test=1000))
+    assert (row.elbow_low, row.elbow_high) == (pytest.approx(0.3), pytest.approx(0.4))
+    assert np.isnan(row.elbow_fit) and np.isnan(row.slope)
+    assert row.rises_only_at_last_level and not row.no_rise_within_grid
+    assert row.flag == "rise only at the last noise level"
+
+
+def test_a_flat_curve_has_no_rise_within_the_grid():
+    fit = fit_hinge(COARSE, np.full(5, 0.2))
+    assert fit.at_grid_end and np.isnan(fit.elbow) and fit.slope == 0.0
+    row = one_task(analog_runs({0: np.full(5, 0.2), 1: np.full(5, 0.21)}, COARSE, n_test=1000))
+    assert row.elbow_low == pytest.approx(0.4) and row.elbow_high == np.inf
+    assert row.no_rise_within_grid and not row.rises_only_at_last_level and np.isnan(row.elbow_fit)
+    assert "no rise within the grid" in row.flag and row.n_seeds_fit == 0
+    assert row.seed_elbow_high_min == row.seed_elbow_high_max == np.inf
+
+
+@pytest.mark.parametrize(("tau_0_error", "n_test", "near"), [(0.5, 1000, True), (0.6, 1000, True),
+                                                              (0.45, 100, True), (0.45, 10000, False),
+                                                              (0.1, 1000, False)])
+def test_near_chance_uses_the_standard_error_of_the_tau_0_error(tau_0_error, n_test, near):
+    # 2 classes: chance 0.5; se(0.45, 100 images) = 0.0497 -> 0.45 is within 2 se, with 10,000 images (0.005) it is not
+    runs = analog_runs({0: np.full(5, tau_0_error)}, COARSE, n_test=n_test, task="2class", n_classes=2)
+    row = one_task(runs)
+    assert row.chance_error == 0.5 and bool(row.near_chance) is near
+    assert ("near chance" in row.flag) is near
+
+
+def test_a_task_at_chance_gets_no_critical_noise():
+    runs = analog_runs({s: np.full(5, 0.5) for s in range(3)}, COARSE, n_test=500, task="2class", n_classes=2)
+    row = one_task(runs)
+    assert np.isnan(row.elbow_fit) and row.elbow_high == np.inf
+    assert row.flag == "no rise within the grid; near chance"
+
+
+@pytest.mark.parametrize(("error_1", "risen"), [(0.25, False), (0.29, True)])
+def test_a_rise_must_exceed_two_combined_binomial_standard_errors(error_1, risen):
+    # n_test 400: se(0.2) = 0.020, se(0.25) = 0.0217 -> 2 * sqrt(sum of squares) = 0.059 > 0.05: not risen
+    # (a one-sided 2 se(tau) = 0.043, or Z = 1, would call it risen); se(0.29) = 0.0227 -> 0.0605 < 0.09: risen
+    tau = np.array([0.0, 0.1, 0.2])
+    row = one_task(analog_runs({0: np.array([0.2, error_1, error_1])}, tau, n_test=400))
+    assert row.z == 2.0 and row.tau_0_se == pytest.approx(0.02)
+    if risen:
+        assert (row.elbow_low, row.elbow_high) == (0.0, 0.1) and not row.no_rise_within_grid
+    else:
+        assert (row.elbow_low, row.elbow_high) == (0.2, np.inf) and row.no_rise_within_grid
+
+
+@pytest.mark.parametrize(("n_seeds", "n_test"), [(1, 400), (4, 100)])
+def test_the_binomial_standard_error_pools_the_test_images_of_all_seeds(n_seeds, n_test):
+    # 4 identical seeds of 100 test images are 400 pooled predictions: 0.2 -> 0.29 is a rise in both cases
+    tau = np.array([0.0, 0.1, 0.2])
+    row = one_task(analog_runs({s: np.array([0.2, 0.29, 0.29]) for s in range(n_seeds)}, tau, n_test=n_test))
+    assert row.tau_0_se == pytest.approx(0.02) and (row.elbow_low, row.elbow_high) == (0.0, 0.1)
+    # each seed alone (100 images: se 0.04 and 0.045) does not show it
+    assert row.seed_elbow_high_min == (0.1 if n_test == 400 else np.inf)
+
+
+@pytest.mark.parametrize("n_test", [400, None])
+def test_the_seed_spread_enters_the_standard_error(n_test):
+    # two seeds at tau 0.1: 0.2 and 0.4 -> seed se 0.1 dominates the binomial 0.016: a 0.1 rise is not significant
+    tau = np.array([0.0, 0.1, 0.2])
+    row = one_task(analog_runs({0: np.array([0.2, 0.2, 0.2]), 1: np.array([0.2, 0.4, 0.4])}, tau, n_test=n_test))
+    assert row.no_rise_within_grid and row.elbow_high == np.inf
+    # ...while each seed's own test (binomial SE only) sees seed 1 rise at 0.1 (with n_test) or any rise (without)
+    assert row.seed_elbow_high_min == pytest.approx(0.1) and row.seed_elbow_high_max == np.inf
+
+
+def test_without_any_standard_error_the_table_says_so():
+    row = one_task(analog_runs({0: hinge(FINE, 0.2)}, FINE, n_test=None))
+    assert row.se_missing and "no standard error" in row.flag
+    assert row.elbow_fit == pytest.approx(0.2, abs=0.01)
+
+
+def test_noisy_seeds_give_an_interval_around_the_true_elbow_and_a_seed_spread():
+    rng = np.random.default_rng(1)
+    tau = np.round(np.linspace(0.0, 0.4, 9), 10)
+    curves = {s: hinge(tau, 0.17, slope=2.0) + rng.normal(0, 0.005, tau.size) for s in range(5)}
+    row = one_task(analog_runs(curves, tau, n_test=2000))
+    assert row.n_seeds == 5 and row.noise_levels == 9
+    assert row.elbow_low < 0.17 <= row.elbow_high and (row.elbow_low, row.elbow_high) == (0.15, 0.2)
+    assert row.elbow_fit == pytest.approx(0.17, abs=0.02)
+    assert row.n_seeds_fit == 5 and 0 < row.seed_elbow_fit_std < 0.02
+    assert row.seed_elbow_fit_min <= row.seed_elbow_fit_mean <= row.seed_elbow_fit_max
+    assert row.seed_elbow_fit_min == pytest.approx(0.17, abs=0.03)
+    assert row.seed_elbow_fit_max == pytest.approx(0.17, abs=0.03)
+    assert 0.15 < row.seed_elbow_high_min <= row.seed_elbow_high_max <= 0.25
+
+
+def test_critical_noise_reports_the_spread_of_per_seed_elbows():
+    row = one_task(analog_runs({0: hinge(FINE, 0.10), 1: hinge(FINE, 0.15), 2: hinge(FINE, 0.20)}, FINE))
+    assert row.n_seeds == 3 and row.n_seeds_fit == 3
+    assert row.seed_elbow_fit_mean == pytest.approx(0.15, abs=0.003)
+    assert row.seed_elbow_fit_std == pytest.approx(0.05, abs=0.003)
+    assert row.seed_elbow_fit_min == pytest.approx(0.10, abs=0.003)
+    assert row.seed_elbow_fit_max == pytest.approx(0.20, abs=0.003)
+    assert (row.seed_elbow_high_min, row.seed_elbow_high_max) == (pytest.approx(0.11), pytest.approx(0.21))
+    assert row.elbow_low < row.elbow_high and 0.09 < row.elbow_fit < 0.21
+
+
+def test_two_levels_give_an_interval_but_no_fitted_point():
+    row = one_task(analog_runs({0: np.array([0.1, 0.4])}, np.array([0.0, 0.4]), n_test=1000))
+    assert (row.elbow_low, row.elbow_high) == (0.0, 0.4) and np.isnan(row.elbow_fit) and row.noise_levels == 2
 
 
 def test_hinge_fit_rejects_too_few_levels():
     with pytest.raises(ValueError, match="at least 3 distinct"):
         fit_hinge(np.array([0.0, 0.1, 0.1]), np.array([0.1, 0.2, 0.3]))
+
+
+def test_critical_noise_table_has_its_documented_columns():
+    table = critical_noise(pd.concat([analog_runs({0: hinge(FINE, 0.1)}, FINE),
+                                      analog_runs({0: np.full(41, 0.5)}, FINE, task="2class", n_classes=2)]))
+    assert list(table.task) == ["5class", "2class"]
+    assert list(table.columns) == CRITICAL_COLUMNS
+
+
+CRITICAL_COLUMNS = [
+    "task", "n_classes", "metric", "noise_levels", "n_seeds", "z", "tau_0_error", "tau_0_se", "chance_error",
+    "elbow_low", "elbow_high", "elbow_fit", "plateau", "slope", "sse", "rises_only_at_last_level",
+    "no_rise_within_grid", "near_chance", "se_missing", "flag", "n_seeds_fit", "seed_elbow_fit_mean",
+    "seed_elbow_fit_std", "seed_elbow_fit_min", "seed_elbow_fit_max", "seed_elbow_high_min", "seed_elbow_high_max",
+]
 
 
 def runs_with_elbows(elbows: dict[int, float]) -> pd.DataFrame:
@@ -89,27 +236,13 @@ def runs_with_elbows(elbows: dict[int, float]) -> pd.DataFrame:
     for mode, error in (("digital_tl", 0.05), ("digital_scratch", 0.3), ("analog_scratch", 0.35)):
         rows += [{"task": "2class", "n_classes": 2, "mode": mode, "seed": s, "transfer_noise": np.nan,
                   "test_error_at_best_val": error + 0.01 * s} for s in elbows]
-    return pd.DataFrame(rows)
-
-
-def test_critical_noise_reports_the_spread_of_per_seed_elbows():
-    table = critical_noise(runs_with_elbows({0: 0.10, 1: 0.15, 2: 0.20})).iloc[0]
-    assert table.n_seeds == 3
-    assert table.seed_elbow_mean == pytest.approx(0.15, abs=0.003)
-    assert table.seed_elbow_std == pytest.approx(0.05, abs=0.003)
-    assert (table.seed_elbow_min, table.seed_elbow_max) == (pytest.approx(0.10, abs=0.003), pytest.approx(0.20, abs=0.003))
-    assert 0.09 < table.elbow < 0.21
-
-
-def test_critical_noise_with_two_levels_is_nan_not_a_guess():
-    runs = runs_with_elbows({0: 0.1})
-    runs = runs[runs.transfer_noise.isna() | runs.transfer_noise.isin([0.0, 0.4])]
-    assert np.isnan(critical_noise(runs).iloc[0].elbow)
+    return pd.DataFrame(rows).assign(n_test=100_000)
 
 
 def test_summary_puts_differences_and_critical_noise_next_to_the_paper():
     runs = runs_with_elbows({0: 0.10, 1: 0.20})
-    table = summary_table(runs, critical_noise(runs)).set_index("quantity")
+    critical = critical_noise(runs)
+    table = summary_table(runs, critical).set_index("quantity")
     # analog TL at tau 0 = plateau 0.1 on both seeds; digital TL 0.05 / 0.06 -> +5 and +4 points, paired by seed
     row = table.loc["analog_tl - digital_tl test error"]
     assert row.value == pytest.approx(4.5) and row["std"] == pytest.approx(np.std([5, 4], ddof=1)) and row.n_seeds == 2
@@ -118,3 +251,12 @@ def test_summary_puts_differences_and_critical_noise_next_to_the_paper():
     assert table.loc["test error, analog TL (c-TTv2)", "value"] == pytest.approx(10.0)
     crit = table.loc["critical transfer noise"]
     assert crit.paper == "about 0.15" and crit["std"] == pytest.approx(np.std([0.1, 0.2], ddof=1), abs=0.005)
+    assert crit.value == pytest.approx(critical.elbow_fit.iloc[0]) and 0.1 <= crit.value <= 0.2
+    low, high = critical.elbow_low.iloc[0], critical.elbow_high.iloc[0]
+    assert f"({low:.3g}, {high:.3g}]" in crit.note and "2 of 2 seeds" in crit.note
+
+
+def test_summary_leaves_the_critical_noise_empty_when_there_is_no_rise():
+    runs = runs_with_elbows({0: 1.0, 1: 1.0})  # elbows beyond the grid: flat curves
+    crit = summary_table(runs, critical_noise(runs)).set_index("quantity").loc["critical transfer noise"]
+    assert np.isnan(crit.value) and "above 0.4" in crit.note and "no rise within the grid" in crit.note

@@ -37,7 +37,7 @@ pytestmark = [
 PROFILE = REPO / "profiles" / "slurm"
 CONFIG = {**QUICK, "container": IMAGE, "compute": {"device": "cpu", "gpus_per_job": 1}}
 DIGITAL_RUNS = ["pretrain", "runs/2class/digital_tl/seed~0", "runs/2class/digital_scratch/seed~0"]
-ANALOG_RUN = "runs/2class/analog_tl/noise~0.0/seed~0"
+ANALOG_RUN = "runs/2class/analog_tl/noise~0.0/fast_lr~0.1/seed~0"
 TARGETS = [f"results/{run}/final.json" for run in [*DIGITAL_RUNS, ANALOG_RUN]]
 TRAINING_RULES = {"preflight", "pretrain", "finetune_digital", "finetune_analog"}  # the scripts that request a GPU
 

@@ -61,11 +61,25 @@ FIGURES = (
     "fig_spv_test_error_vs_spv",
     "fig5_test_error_vs_pulse_noise_and_dtod",
 )
-SWEEP_TABLES = [f"sweeps/{s}_{t}.csv" for s in ("sps", "spv", "pulse_noise", "dtod") for t in ("runs", "summary")]
+SWEEP_AXES = ("sps_range_skew", "sps_reference_shift", "spv", "pulse_noise", "dtod")
+SWEEP_TABLES = [f"sweeps/{s}_{t}.csv" for s in SWEEP_AXES for t in ("runs", "summary")]
+
+
+def only(workdir: Path, pattern: str) -> Path:
+    """The one path under ``workdir`` that matches ``pattern`` (e.g. a run folder at its selected fast_lr)."""
+    matches = sorted(workdir.glob(pattern))
+    assert len(matches) == 1, (pattern, matches)
+    return matches[0]
+
+
+def selected(workdir: Path, task: str, mode: str = "analog_tl") -> float:
+    """The fast_lr that select_fast_lr chose for ``task`` and ``mode``."""
+    return json.loads((workdir / f"results/selection/fast_lr/{task}.json").read_text())["selected"][mode]
 
 
 def test_every_table_and_figure_is_written(finished_run):
-    for name in ("epochs.csv", "runs.csv", "transfer_noise.csv", "critical_noise.csv", "summary.csv", *SWEEP_TABLES):
+    for name in ("epochs.csv", "runs.csv", "transfer_noise.csv", "fast_lr.csv", "critical_noise.csv", "summary.csv",
+                 *SWEEP_TABLES):
         assert (finished_run / "results" / "tables" / name).stat().st_size > 0
     for stem in FIGURES:
         png = (finished_run / "results" / "figures" / f"{stem}.png").read_bytes()
@@ -77,19 +91,21 @@ def test_every_table_and_figure_is_written(finished_run):
 
 def test_every_training_rule_saved_resumable_state_and_removed_it(finished_run):
     logs = finished_run / "logs"
-    for log in ("pretrain.log", "runs/2class/digital_tl/seed~0.log", "runs/5class/analog_scratch/seed~0.log",
-                "runs/2class/analog_tl/noise~0.1/seed~0.log", "sweeps/5class/dtod~60.0/lr~0.05/seed~0.log"):
-        assert "saved resumable state results/resume/" in (logs / log).read_text(), log
+    for log in ("pretrain.log", "runs/2class/digital_tl/seed~0.log", "runs/5class/analog_scratch/fast_lr~*/seed~0.log",
+                "runs/2class/analog_tl/noise~0.1/fast_lr~*/seed~0.log",
+                "sweeps/5class/dtod~60.0/fast_lr~*/lr~0.05/seed~0.log"):
+        assert "saved resumable state results/resume/" in only(logs, log).read_text(), log
     assert not [p for p in (finished_run / "results" / "resume").rglob("*") if p.is_file()]
 
 
 def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
     epochs = pd.read_csv(finished_run / "results" / "tables" / "epochs.csv")
-    # 2 tasks x (digital TL, digital scratch, analog scratch, 3 noise levels) x 1 seed x 4 epochs (0..3)
-    assert len(epochs) == 2 * 6 * 4
+    # 2 tasks x (digital TL, digital scratch, analog scratch, 3 noise levels, frozen-digital TL) x 1 seed x 4 epochs
+    assert len(epochs) == 2 * 7 * 4
     for column in ("task", "mode", "transfer_noise", "seed", "lr", "batch_size", "epoch", "test_error", "val_error"):
         assert column in epochs.columns
-    assert set(epochs["mode"]) == {"digital_tl", "digital_scratch", "analog_tl", "analog_scratch"}
+    assert set(epochs["mode"]) == {"digital_tl", "digital_scratch", "analog_tl", "analog_scratch",
+                                   "analog_tl_frozen_digital"}
     for column in ("train_error", "val_error", "test_error"):
         assert epochs[column].between(0, 1).all()
     analog = epochs[epochs["mode"] == "analog_tl"]
@@ -99,17 +115,46 @@ def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
 
 def test_runs_table_and_run_records(finished_run):
     runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
-    assert len(runs) == 12
+    assert len(runs) == 14
     assert runs.test_error_at_best_val.between(0, 1).all()
     # pre-training helps: digital TL beats digital from scratch on the 5-class task
     five = runs[runs.task == "5class"].set_index("mode")
     assert five.loc["digital_tl", "final_test_error"] < five.loc["digital_scratch", "final_test_error"]
-    record = json.loads((finished_run / "results/runs/5class/analog_tl/noise~0.2/seed~0/run.json").read_text())
+    record = json.loads(only(finished_run, "results/runs/5class/analog_tl/noise~0.2/fast_lr~*/seed~0/run.json").read_text())
     assert record["table_i"]["auto_granularity"] == 10000 and record["table_i"]["learning_rate"] == 0.01
-    assert record["rpu_config"]["device"]["fast_lr"] == 0.1
+    assert record["rpu_config"]["device"]["fast_lr"] == selected(finished_run, "5class")
     assert record["rpu_config"]["mapping"]["max_input_size"] == 512
     assert {"torch", "aihwkit", "timm", "snakemake", "python"} <= set(record["versions"])
     assert len(record["analog_layers"]) == 10
+    # what was simulated: the device, one population per tile, the measured symmetry points, who trained digitally
+    assert record["analog_device"]["device_class"] == "SoftBoundsReferenceDevice"
+    assert record["analog_device"]["states"] == pytest.approx(2000.0)
+    tiles = record["device_populations"]["tiles"]
+    assert len(tiles) == sum(layer["tiles"] for layer in record["analog_layers"]) and len({t["seed"] for t in tiles}) == len(tiles)
+    assert [p["device"] for p in record["symmetry_points"]] == [0, 1]
+    assert record["parameters"]["digital_trained"] > 0 and record["parameters"]["analog_weights"] > 0
+    frozen = runs[runs["mode"] == "analog_tl_frozen_digital"]
+    assert len(frozen) == 2 and (frozen.digital_trained_parameters == 0).all() and (frozen.digital_frozen_parameters > 0).all()
+    analog = runs[runs["mode"].str.startswith("analog")]
+    assert (analog.device_class == "SoftBoundsReferenceDevice").all() and analog.symmetry_point_mean.abs().max() < 0.01
+
+
+def test_fast_lr_is_chosen_on_validation_and_used_by_every_analog_tl_run(finished_run):
+    table = pd.read_csv(finished_run / "results" / "tables" / "fast_lr.csv")
+    assert len(table) == 2 * 2 * 2  # tasks x (analog TL, scratch) x candidates
+    for (task, mode), group in table.groupby(["task", "mode"]):
+        assert group.selected.sum() == 1
+        chosen = group[group.selected].iloc[0]
+        assert chosen.val_error_mean == group.val_error_mean.min()
+        assert chosen.fast_lr == selected(finished_run, task, mode)
+    runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
+    for task in ("2class", "5class"):
+        tl = runs[(runs.task == task) & runs["mode"].str.startswith("analog_tl")]
+        assert (tl.fast_lr == selected(finished_run, task)).all()
+        scratch = runs[(runs.task == task) & (runs["mode"] == "analog_scratch")]
+        assert (scratch.fast_lr == selected(finished_run, task, "analog_scratch")).all()
+        sweeps = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "dtod_runs.csv")
+        assert (sweeps[sweeps.task == task].fast_lr == selected(finished_run, task)).all()
 
 
 def test_realised_transfer_noise_table(finished_run):
@@ -154,16 +199,16 @@ def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
     config["sweeps"]["sps"] = [0, 20, 10]
     write_config(copy_of_run, config)
     assert planned_jobs(copy_of_run) == {
-        "finetune_analog_sweep": 4,  # 2 tasks x 2 learning rates x 1 seed
-        "aggregate_sweep": 1,  # sps only
+        "finetune_analog_sweep": 8,  # 2 tasks x 2 readings x 2 learning rates x 1 seed
+        "aggregate_sweep": 2,  # the two SpS axes only
         "plot_fig4": 1,
         "all": 1,
     }
 
 
-def test_changing_the_sps_reading_reruns_only_the_sps_sweep(copy_of_run):
+def test_adding_an_sps_reading_runs_only_that_reading(copy_of_run):
     config = json.loads(json.dumps(TINY))
-    config["sweeps"]["sps_reading"] = "reference_shift"
+    config["sweeps"]["sps_readings"] = ["range_skew", "reference_shift", "asymmetric_range"]
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
     assert jobs["finetune_analog_sweep"] == 8  # 2 tasks x 2 values x 2 learning rates
@@ -190,10 +235,11 @@ def test_a_corrupted_converted_model_stops_fine_tuning_with_its_name(copy_of_run
     folder = "results/analog_init/2class/noise~0.2/seed~0"
     model = copy_of_run / folder / "analog_model.pt"
     model.write_bytes(model.read_bytes()[:-100])
-    target = "results/runs/2class/analog_tl/noise~0.2/seed~0/final.json"
+    run = f"2class/analog_tl/noise~0.2/fast_lr~{selected(copy_of_run, '2class')!r}/seed~0"
+    target = f"results/runs/{run}/final.json"
     result = snakemake(copy_of_run, "--cores", "1", "--forcerun", "finetune_analog_tl", target, check=False)
     assert result.returncode != 0
-    log = (copy_of_run / "logs/runs/2class/analog_tl/noise~0.2/seed~0.log").read_text()
+    log = (copy_of_run / f"logs/runs/{run}.log").read_text()
     assert f"{folder}/analog_model.pt: SHA-256" in log and "does not match" in log
     assert not (copy_of_run / target).exists()
 
@@ -202,33 +248,60 @@ def test_html_report_bundles_the_figures_and_tables(finished_run):
     snakemake(finished_run, "--report", "report.html")
     html = (finished_run / "report.html").read_text(errors="replace")
     for name in (*[f"{stem}.png" for stem in FIGURES], "runs.csv", "epochs.csv", "summary.csv", "critical_noise.csv",
-                 "sps_runs.csv", "dtod_summary.csv"):
+                 "fast_lr.csv", "sps_reference_shift_runs.csv", "dtod_summary.csv"):
         assert name in html
 
 
 def test_sweep_tables_select_on_validation_and_runs_record_the_device(finished_run):
-    runs = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "sps_runs.csv")
+    runs = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "sps_range_skew_runs.csv")
     assert len(runs) == 2 * 2 * 2  # tasks x values x learning rates (1 seed)
     assert set(runs.lr) == {0.01, 0.05} and set(runs.sweep_value) == {0.0, 20.0} and set(runs.sweep) == {"sps"}
+    assert set(runs.sps_reading) == {"range_skew"}
     for _, point in runs.groupby(["task", "sweep_value", "seed"]):
         assert point.selected.sum() == 1
         assert point.loc[point.selected, "best_val_error"].iloc[0] == point.best_val_error.min()
-    summary = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "sps_summary.csv")
+    summary = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / "sps_range_skew_summary.csv")
     assert len(summary) == 4 and summary.test_error_mean.between(0, 1).all()
-    record = json.loads((finished_run / "results/sweeps/5class/sps~20.0/lr~0.05/seed~0/run.json").read_text())
+    fast = selected(finished_run, "5class")
+    record = json.loads((finished_run / f"results/sweeps/5class/sps_range_skew~20.0/fast_lr~{fast!r}/lr~0.05/seed~0/run.json").read_text())
     assert record["sweep"]["device_fields"] == {"w_max": 1.2, "w_min": -0.8}
     assert record["sweep"]["sps_reading"] == "range_skew"
     devices = record["rpu_config"]["device"]["unit_cell_devices"]
     assert [(d["w_max"], d["w_min"]) for d in devices] == [(1.2, -0.8)] * 2
     assert record["train"]["lr"] == 0.05 and record["train"]["epochs"] == 2
-    dtod = json.loads((finished_run / "results/sweeps/2class/dtod~60.0/lr~0.01/seed~0/run.json").read_text())
+    fast2 = selected(finished_run, "2class")
+    dtod = json.loads((finished_run / f"results/sweeps/2class/dtod~60.0/fast_lr~{fast2!r}/lr~0.01/seed~0/run.json").read_text())
     assert all(d["dw_min_dtod"] == 0.6 for d in dtod["rpu_config"]["device"]["unit_cell_devices"])
+
+
+def test_the_measured_symmetry_point_separates_the_sps_readings(finished_run):
+    """Eq. 2's range skew leaves the symmetry point at 0; the reference shift moves it by s (weight units)."""
+    tables = finished_run / "results" / "tables" / "sweeps"
+    skew = pd.read_csv(tables / "sps_range_skew_summary.csv").set_index(["task", "sweep_value"])
+    shift = pd.read_csv(tables / "sps_reference_shift_summary.csv").set_index(["task", "sweep_value"])
+    for task in ("2class", "5class"):
+        assert abs(skew.loc[(task, 20.0), "symmetry_point_mean"]) < 0.01
+        assert shift.loc[(task, 20.0), "symmetry_point_mean"] == pytest.approx(0.2, abs=0.01)
+        assert abs(shift.loc[(task, 0.0), "symmetry_point_mean"]) < 0.01
+        assert 0 < skew.loc[(task, 20.0), "symmetry_point_std"] < 0.05
 
 
 def test_critical_noise_and_summary_tables(finished_run):
     critical = pd.read_csv(finished_run / "results" / "tables" / "critical_noise.csv")
-    assert list(critical.task) == ["2class", "5class"]
-    assert critical.elbow.between(0.0, 0.2).all() and (critical.n_seeds == 1).all()
+    assert list(critical.task) == ["2class", "5class"] and (critical.n_seeds == 1).all()
+    runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
+    for _, row in critical.iterrows():  # the interval, recomputed from runs.csv with the documented 2-SE rule
+        tl = runs[(runs.task == row.task) & (runs["mode"] == "analog_tl")].sort_values("transfer_noise")
+        p, n = tl.test_error_at_best_val.to_numpy(), tl.n_test.to_numpy()
+        se = (p * (1 - p) / n) ** 0.5
+        risen = [i for i in range(1, len(p)) if p[i] - p[0] > 2 * (se[i] ** 2 + se[0] ** 2) ** 0.5]
+        taus = tl.transfer_noise.to_numpy()
+        if risen:
+            assert (row.elbow_low, row.elbow_high) == (taus[risen[0] - 1], taus[risen[0]])
+            assert not row.no_rise_within_grid and row.rises_only_at_last_level == (risen[0] == len(p) - 1)
+        else:
+            assert row.elbow_low == taus[-1] and row.elbow_high == float("inf") and row.no_rise_within_grid
+        assert row.near_chance == (p[0] >= 1 - 1 / row.n_classes - 2 * se[0])
     summary = pd.read_csv(finished_run / "results" / "tables" / "summary.csv")
     five = summary[summary.task == "5class"].set_index("quantity")
     runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")

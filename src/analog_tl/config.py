@@ -84,6 +84,7 @@ class TrainConfig:
     seed: int = 0
     eval_batch_size: int = 256
     log_every_steps: int = 50
+    freeze_digital: bool = False  # analog runs: train only the analog tiles (LayerNorms, biases, tables frozen)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ rule convert_analog:
         analog=lambda wildcards: analog_params(),
         noise_seed=config["analog"]["noise_seed"],
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
+        head_transfer_noise=config["analog"]["head_transfer_noise"],
     threads: config["threads"]
     conda:
         "../../envs/analog-tl.yaml"
@@ -22,27 +23,34 @@ rule convert_analog:
 
 
 rule finetune_analog_tl:
-    """Analog transfer learning: c-TTv2 fine-tuning with AnalogSGD (Table I) from the converted model."""
+    """Analog transfer learning: c-TTv2 fine-tuning with AnalogSGD (Table I) from the converted model.
+
+    ``tl_mode`` analog_tl trains every parameter; analog_tl_frozen_digital (the
+    ablation) freezes the digital ones (LayerNorms, biases, position tables).
+    """
     input:
         data="results/data/tasks/{task}.npz",
         init="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
         init_record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
         preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
-        run_outputs("results/runs/{task}/analog_tl/noise~{noise}/seed~{seed}"),
+        run_outputs("results/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}"),
     params:
         model=config["model"],
-        analog=lambda wildcards: analog_params(),
-        train=lambda wildcards: finetune_params("analog", wildcards.seed),
+        analog=lambda wildcards: analog_params(wildcards.fast_lr),
+        train=lambda wildcards: finetune_params(
+            "analog", wildcards.seed, freeze_digital=wildcards.tl_mode == "analog_tl_frozen_digital"
+        ),
+        mode=lambda wildcards: wildcards.tl_mode,
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/runs/{task}/analog_tl/noise~{noise}/seed~{seed}.log",
+        "logs/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}.log",
     benchmark:
-        "benchmarks/runs/{task}/analog_tl/noise~{noise}/seed~{seed}.tsv"
+        "benchmarks/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}.tsv"
     script:
         "../../scripts/finetune_analog.py"
 
@@ -53,19 +61,42 @@ rule train_analog_scratch:
         data="results/data/tasks/{task}.npz",
         preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
-        run_outputs("results/runs/{task}/analog_scratch/seed~{seed}"),
+        run_outputs("results/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}"),
     params:
         model=config["model"],
-        analog=lambda wildcards: analog_params(),
+        analog=lambda wildcards: analog_params(wildcards.fast_lr),
         train=lambda wildcards: finetune_params("analog", wildcards.seed),
+        mode="analog_scratch",
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/runs/{task}/analog_scratch/seed~{seed}.log",
+        "logs/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}.log",
     benchmark:
-        "benchmarks/runs/{task}/analog_scratch/seed~{seed}.tsv"
+        "benchmarks/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}.tsv"
     script:
         "../../scripts/finetune_analog.py"
+
+
+checkpoint select_fast_lr:
+    """Choose c-TTv2's fast_lr per task on validation error (mean over seeds): one for analog TL, one for scratch.
+
+    Analog TL at the smallest transfer noise chooses for every analog TL run and
+    sweep of the task; analog scratch chooses for itself. Test errors are not read.
+    """
+    input:
+        lambda wildcards: expand(
+            "{folder}/{file}", folder=fast_lr_candidate_folders(wildcards.task), file=["final.json", "run.json"]
+        ),
+    output:
+        "results/selection/fast_lr/{task}.json",
+    params:
+        run_folders=lambda wildcards, input: run_folders_of(input),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/selection/fast_lr/{task}.log",
+    script:
+        "../../scripts/select_fast_lr.py"

@@ -5,6 +5,7 @@ result depends on, so a config change reruns only the jobs it affects.
 """
 
 import difflib
+import json
 import os
 import sys
 
@@ -14,7 +15,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
-SWEEP_NAMES = ["sps", "spv", "pulse_noise", "dtod"]  # device sweeps (src/analog_tl/analog/sweeps.py)
 
 
 def config_error(message):
@@ -88,7 +88,10 @@ def _check_data(data):
 def _check_config(cfg):
     """Cross-field checks that a JSON schema cannot express; fail before any job runs."""
     _check_unique(cfg["analog"]["transfer_noise"], "analog.transfer_noise")
-    for key in (*SWEEP_NAMES, "lrs"):
+    _check_unique(cfg["analog"]["fast_lrs"], "analog.fast_lrs")
+    if "fast_lr" in cfg["analog"]["compound"]:
+        config_error("analog.compound.fast_lr: list the candidates in analog.fast_lrs (one is chosen per task on validation)")
+    for key in ("sps", "spv", "pulse_noise", "dtod", "lrs"):
         _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
     _check_tasks(cfg)
     model = cfg["model"]
@@ -101,12 +104,18 @@ validate_config(config)
 _check_config(config)
 
 TASKS = list(config["tasks"])
+# Sweep axes: one per SpS reading (sps_<reading>), then SpV, pulse noise, device-to-device (src/analog_tl/analog/sweeps.py).
+SWEEP_NAMES = [f"sps_{r}" for r in config["sweeps"]["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
+SPS_AXES = SWEEP_NAMES[: len(config["sweeps"]["sps_readings"])]
 GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every training rule (profiles map it)
 PREFLIGHT = "results/preflight/devices.json"  # device report; an ancient() input (a gate) of every training rule
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
+SELECTION_NOISE = min(NOISE_LEVELS, key=float)  # analog TL at this tau chooses fast_lr (validation only)
+FAST_LRS = [fmt_float(f) for f in config["analog"]["fast_lrs"]]
 SWEEP_LRS = [fmt_float(lr) for lr in config["sweeps"]["lrs"]]
 DIGITAL_MODES = ["digital_tl", "digital_scratch"]
+ANALOG_TL_MODES = ["analog_tl", "analog_tl_frozen_digital"]  # the second: digital parameters frozen (ablation)
 RUN_FILES = ["metrics.csv", "final.json", "model.pt", "run.json"]
 
 
@@ -115,6 +124,8 @@ wildcard_constraints:
     seed=r"\d+",
     noise=r"[0-9.e+-]+",
     sweep="|".join(SWEEP_NAMES),
+    tl_mode="|".join(ANALOG_TL_MODES),
+    fast_lr=r"[0-9.e+-]+",
     value=r"[0-9.e+-]+",
     lr=r"[0-9.e+-]+",
 
@@ -127,6 +138,11 @@ def run_outputs(folder):
 def run_folder(files):
     """The folder that holds a run's files (inverse of ``run_outputs``)."""
     return os.path.dirname(files[0])
+
+
+def run_folders_of(files):
+    """The run folders of a list of run files, in order, each once."""
+    return list(dict.fromkeys(os.path.dirname(f) for f in files))
 
 
 # --- data -----------------------------------------------------------------------------
@@ -158,10 +174,11 @@ def pretrain_params():
     return dict(config["pretrain"])
 
 
-def finetune_params(kind, seed, lr=None, epochs=None):
+def finetune_params(kind, seed, lr=None, epochs=None, freeze_digital=False):
     """TrainConfig fields of a fine-tuning run; ``kind`` is 'digital' or 'analog' (Table I lr unless ``lr``)."""
     ft = config["finetune"]
     return {
+        "freeze_digital": freeze_digital,
         "epochs": epochs or ft["epochs"],
         "batch_size": ft["batch_size"],
         "lr": float(lr) if lr is not None else ft[f"{kind}_lr"],
@@ -174,27 +191,49 @@ def finetune_params(kind, seed, lr=None, epochs=None):
     }
 
 
-def analog_params():
-    """AnalogConfig fields: device, c-TTv2 compound, mapping, IO and update settings."""
+def analog_params(fast_lr=None):
+    """AnalogConfig fields: device, c-TTv2 compound (with ``fast_lr`` if given), mapping, IO and update settings.
+
+    Without ``fast_lr`` (the conversion) the compound has none: what conversion
+    computes (device maps, programmed weights) does not depend on it.
+    """
     keys = ("device", "compound", "mapping", "forward", "backward", "update", "construction_seed")
-    return {k: config["analog"][k] for k in keys}
+    params = {k: config["analog"][k] for k in keys}
+    if fast_lr is not None:
+        params["compound"] = {**params["compound"], "fast_lr": float(fast_lr)}
+    return params
+
+
+# --- fast_lr selection (checkpoint select_fast_lr) -----------------------------------
+
+
+def fast_lr_candidate_folders(task):
+    """The runs that choose ``task``'s fast_lr: analog TL at SELECTION_NOISE and analog scratch, every candidate and seed."""
+    return [
+        folder
+        for fast_lr in FAST_LRS
+        for seed in SEEDS
+        for folder in (
+            f"results/runs/{task}/analog_tl/noise~{SELECTION_NOISE}/fast_lr~{fast_lr}/seed~{seed}",
+            f"results/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}",
+        )
+    ]
+
+
+def selected_fast_lr(task, mode):
+    """The fast_lr chosen for ``task`` and ``mode`` (analog_tl or analog_scratch), once select_fast_lr has run."""
+    with open(checkpoints.select_fast_lr.get(task=task).output[0]) as handle:
+        return fmt_float(json.load(handle)["selected"][mode])
 
 
 # --- device sweeps -------------------------------------------------------------------
 
 
-def sweep_values(name):
-    """Canonical wildcard values (percent) of sweep ``name``."""
-    return [fmt_float(v) for v in config["sweeps"][name]]
-
-
 def sweep_point(wildcards):
     """SweepPoint fields of a sweep job: the sweep, its value and only the options it uses."""
-    sweeps = config["sweeps"]
-    options = {
-        "sps": {"sps_reading": sweeps["sps_reading"]},
-        "spv": {"subtract_symmetry_point": sweeps["spv_subtract_symmetry_point"]},
-    }
+    if wildcards.sweep.startswith("sps_"):
+        return {"name": "sps", "percent": float(wildcards.value), "sps_reading": wildcards.sweep.removeprefix("sps_")}
+    options = {"spv": {"subtract_symmetry_point": config["sweeps"]["spv_subtract_symmetry_point"]}}
     return {"name": wildcards.sweep, "percent": float(wildcards.value), **options.get(wildcards.sweep, {})}
 
 
@@ -203,12 +242,16 @@ def sweep_train_params(wildcards):
     return finetune_params("analog", wildcards.seed, lr=wildcards.lr, epochs=config["sweeps"]["epochs"])
 
 
-def sweep_run_folders(names=SWEEP_NAMES):
-    """Every sweep run folder of the config (all tasks, values, learning rates and seeds)."""
+def sweep_values(name):
+    """Canonical wildcard values (percent) of sweep axis ``name`` (the SpS axes share sweeps.sps)."""
+    return [fmt_float(v) for v in config["sweeps"]["sps" if name.startswith("sps_") else name]]
+
+
+def sweep_run_folders(name):
+    """Every run folder of sweep axis ``name`` (all tasks, values, learning rates, seeds; the task's analog TL fast_lr)."""
     return [
-        f"results/sweeps/{task}/{name}~{value}/lr~{lr}/seed~{seed}"
+        f"results/sweeps/{task}/{name}~{value}/fast_lr~{selected_fast_lr(task, 'analog_tl')}/lr~{lr}/seed~{seed}"
         for task in TASKS
-        for name in names
         for value in sweep_values(name)
         for lr in SWEEP_LRS
         for seed in SEEDS
@@ -228,8 +271,8 @@ def sweep_caption(names):
         f"{sweeps['epochs'] or config['finetune']['epochs']} fine-tuning epochs per sweep run",
         f"transfer noise tau {sweeps['transfer_noise']}",
     ]
-    if "sps" in names:
-        parts.append(f"SpS reading '{sweeps['sps_reading']}'")
+    if any(n.startswith("sps_") for n in names):
+        parts.append(f"SpS readings {sweeps['sps_readings']}")
     if "spv" in names:
         parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
     return settings_caption() + "; sweep: " + ", ".join(parts)
@@ -239,13 +282,18 @@ def sweep_caption(names):
 
 
 def all_run_folders():
-    """Every fine-tuning run folder of the config."""
+    """Every reported fine-tuning run folder: analog runs at their task's selected fast_lr (after select_fast_lr)."""
     folders = []
     for task in TASKS:
+        tl, scratch = selected_fast_lr(task, "analog_tl"), selected_fast_lr(task, "analog_scratch")
         for seed in SEEDS:
             folders += [f"results/runs/{task}/{mode}/seed~{seed}" for mode in DIGITAL_MODES]
-            folders.append(f"results/runs/{task}/analog_scratch/seed~{seed}")
-            folders += [f"results/runs/{task}/analog_tl/noise~{n}/seed~{seed}" for n in NOISE_LEVELS]
+            folders.append(f"results/runs/{task}/analog_scratch/fast_lr~{scratch}/seed~{seed}")
+            folders += [f"results/runs/{task}/analog_tl/noise~{n}/fast_lr~{tl}/seed~{seed}" for n in NOISE_LEVELS]
+            if config["analog"]["frozen_digital_ablation"]:
+                folders.append(
+                    f"results/runs/{task}/analog_tl_frozen_digital/noise~{SELECTION_NOISE}/fast_lr~{tl}/seed~{seed}"
+                )
     return folders
 
 
@@ -266,6 +314,9 @@ def settings_caption():
     return (
         f"data={config['data']['source']}, {backbone}, {ft['epochs']} fine-tuning epochs, batch {ft['batch_size']}, "
         f"digital SGD lr {ft['digital_lr']}, analog c-TTv2 AnalogSGD lr {ft['analog_lr']}, "
-        f"c-TTv2 fast_lr {config['analog']['compound'].get('fast_lr', '0.1 (aihwkit build_config)')}, "
-        f"device {config['analog']['device']['name']}, seeds {config['finetune']['seeds']}"
+        f"c-TTv2 fast_lr chosen per task from {config['analog']['fast_lrs']} on validation, "
+        f"device {config['analog']['device']['name']} with fields {config['analog']['device']['fields']} "
+        "(class, preset, states, pulse/write noise, dtod: the device_* and states columns of the tables), "
+        f"construction_seed {config['analog']['construction_seed']} (one device population per tile), "
+        f"seeds {config['finetune']['seeds']}"
     )

@@ -11,7 +11,8 @@ rule plot_fig2:
         pdf="results/figures/fig2_test_error_vs_epoch.pdf",
     params:
         caption=settings_caption(),
-        tl_noise=min(NOISE_LEVELS, key=float),
+        tl_noise=SELECTION_NOISE,
+        device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -35,6 +36,7 @@ rule plot_fig3:
         pdf="results/figures/fig3_test_error_vs_transfer_noise.pdf",
     params:
         caption=settings_caption(),
+        device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -46,7 +48,7 @@ rule plot_fig3:
 rule plot_fig4:
     """Fig. 4: test error of the selected analog TL model against symmetry point skew, both tasks."""
     input:
-        summaries=sweep_summaries(["sps"]),
+        summaries=sweep_summaries(SPS_AXES),
     output:
         png=report(
             "results/figures/fig4_test_error_vs_sps.png",
@@ -55,9 +57,10 @@ rule plot_fig4:
         ),
         pdf="results/figures/fig4_test_error_vs_sps.pdf",
     params:
-        sweeps=["sps"],
-        title=f"Fig. 4: analog TL against symmetry point skew (reading '{config['sweeps']['sps_reading']}')",
-        caption=sweep_caption(["sps"]),
+        sweeps=SPS_AXES,
+        title="Fig. 4: analog TL against symmetry point skew, one panel per reading (bottom: measured symmetry point)",
+        caption=sweep_caption(SPS_AXES),
+        device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -81,6 +84,7 @@ rule plot_fig_spv:
         sweeps=["spv"],
         title="Analog TL against symmetry point variability",
         caption=sweep_caption(["spv"]),
+        device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -104,6 +108,7 @@ rule plot_fig5:
         sweeps=["pulse_noise", "dtod"],
         title="Fig. 5: analog TL against pulse update noise and device-to-device variability",
         caption=sweep_caption(["pulse_noise", "dtod"]),
+        device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"
     log:

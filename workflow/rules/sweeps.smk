@@ -1,18 +1,22 @@
 rule finetune_analog_sweep:
-    """One device-sweep point: the pre-trained model converted onto the swept device, c-TTv2 at one lr and seed."""
+    """One device-sweep point: the pre-trained model converted onto the swept device, c-TTv2 at one lr and seed.
+
+    fast_lr is the task's analog TL choice (select_fast_lr); sweep is an axis of SWEEP_NAMES.
+    """
     input:
         data="results/data/tasks/{task}.npz",
         pretrained=run_outputs("results/pretrain"),
         preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
     output:
-        run_outputs("results/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}"),
+        run_outputs("results/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}"),
     params:
         model=config["model"],
-        analog=lambda wildcards: analog_params(),
+        analog=lambda wildcards: analog_params(wildcards.fast_lr),
         point=sweep_point,
         train=sweep_train_params,
         transfer_noise=config["sweeps"]["transfer_noise"],
         noise_seed=config["analog"]["noise_seed"],
+        head_transfer_noise=config["analog"]["head_transfer_noise"],
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
     threads: config["threads"]
     resources:
@@ -20,9 +24,9 @@ rule finetune_analog_sweep:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}.log",
+        "logs/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}.log",
     benchmark:
-        "benchmarks/sweeps/{task}/{sweep}~{value}/lr~{lr}/seed~{seed}.tsv"
+        "benchmarks/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}.tsv"
     script:
         "../../scripts/finetune_analog_sweep.py"
 
@@ -31,7 +35,7 @@ rule aggregate_sweep:
     """One sweep's runs with the learning-rate selection (validation only), and the selected models over seeds."""
     input:
         lambda wildcards: expand(
-            "{folder}/{file}", folder=sweep_run_folders([wildcards.sweep]), file=["metrics.csv", "final.json", "run.json"]
+            "{folder}/{file}", folder=sweep_run_folders(wildcards.sweep), file=["metrics.csv", "final.json", "run.json"]
         ),
     output:
         candidates=report(
@@ -47,7 +51,7 @@ rule aggregate_sweep:
             subcategory="Device sweeps",
         ),
     params:
-        run_folders=lambda wildcards: sweep_run_folders([wildcards.sweep]),
+        run_folders=lambda wildcards, input: run_folders_of(input),
         caption=lambda wildcards: sweep_caption([wildcards.sweep]),
     conda:
         "../../envs/analog-tl.yaml"

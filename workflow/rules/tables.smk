@@ -1,8 +1,11 @@
 rule aggregate_tables:
-    """Tidy tables: one row per run and epoch, one row per run, realised transfer noise per layer."""
+    """Tidy tables: one row per run and epoch, one row per run, realised transfer noise per layer, fast_lr choice."""
     input:
-        runs=expand("{folder}/{file}", folder=all_run_folders(), file=["metrics.csv", "final.json", "run.json"]),
+        runs=lambda wildcards: expand(
+            "{folder}/{file}", folder=all_run_folders(), file=["metrics.csv", "final.json", "run.json"]
+        ),
         noise=noise_reports(),
+        fast_lr=expand("results/selection/fast_lr/{task}.json", task=TASKS),
     output:
         epochs=report(
             "results/tables/epochs.csv",
@@ -19,8 +22,13 @@ rule aggregate_tables:
             caption="../report/table_transfer_noise.rst",
             category="Tables",
         ),
+        fast_lr=report(
+            "results/tables/fast_lr.csv",
+            caption="../report/table_fast_lr.rst",
+            category="Tables",
+        ),
     params:
-        run_folders=all_run_folders(),
+        run_folders=lambda wildcards, input: run_folders_of(input.runs),
         caption=settings_caption(),
     conda:
         "../../envs/analog-tl.yaml"

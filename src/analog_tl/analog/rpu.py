@@ -13,7 +13,10 @@ import dataclasses
 import enum
 from typing import Any
 
-from analog_tl.config import AnalogConfig, DeviceConfig
+from analog_tl.analog.devices import AnalogConfigError, build_device, set_fields
+from analog_tl.config import AnalogConfig
+
+__all__ = ["AnalogConfigError", "TABLE_I_COMPOUND", "build_rpu_config", "resolve", "table_i_view"]
 
 # Table I of the paper: c-TTv2 hyper-parameters set on the ChoppedTransferCompound.
 # The optimiser learning rate (0.01) and batch size (8) are training settings.
@@ -29,52 +32,17 @@ TABLE_I_COMPOUND: dict[str, Any] = {
 }
 
 
-class AnalogConfigError(ValueError):
-    """An analog setting names a device or field that aihwkit does not have."""
-
-
-def _set_fields(target: Any, values: dict[str, Any], where: str) -> None:
-    """Set dataclass fields by name; unknown names fail with the list of valid ones."""
-    names = {f.name for f in dataclasses.fields(target)}
-    for key, value in values.items():
-        if key not in names:
-            raise AnalogConfigError(
-                f"{where}: {type(target).__name__} has no field {key!r}; valid fields: {sorted(names)}"
-            )
-        current = getattr(target, key)
-        if isinstance(current, enum.Enum) and isinstance(value, str):
-            try:
-                value = type(current)[value] if value in type(current).__members__ else type(current)(value)
-            except ValueError as error:
-                options = list(type(current).__members__)
-                raise AnalogConfigError(f"{where}.{key}: {value!r} is not one of {options}") from error
-        setattr(target, key, value)
-
-
-def build_device(config: DeviceConfig) -> Any:
-    """An aihwkit pulsed device of class ``config.name`` with ``config.fields`` set."""
-    from aihwkit.simulator.configs import devices
-
-    device_class = getattr(devices, config.name, None)
-    if not (isinstance(device_class, type) and issubclass(device_class, devices.PulsedDevice)):
-        options = sorted(n for n, c in vars(devices).items() if isinstance(c, type) and issubclass(c, devices.PulsedDevice))
-        raise AnalogConfigError(f"analog.device.name: unknown pulsed device {config.name!r}; available: {options}")
-    device = device_class()
-    _set_fields(device, config.fields, "analog.device.fields")
-    return device
-
-
 def build_rpu_config(config: AnalogConfig) -> Any:
     """The c-TTv2 ``UnitCellRPUConfig`` of Table I on ``config.device``, with overrides applied."""
     from aihwkit.simulator.configs import build_config
 
     rpu_config = build_config("c-ttv2", build_device(config.device), construction_seed=config.construction_seed)
-    _set_fields(rpu_config.device, {**TABLE_I_COMPOUND, **config.compound}, "analog.compound")
+    set_fields(rpu_config.device, {**TABLE_I_COMPOUND, **config.compound}, "analog.compound")
     rpu_config.device.construction_seed = config.construction_seed
-    _set_fields(rpu_config.mapping, config.mapping, "analog.mapping")
-    _set_fields(rpu_config.forward, config.forward, "analog.forward")
-    _set_fields(rpu_config.backward, config.backward, "analog.backward")
-    _set_fields(rpu_config.update, config.update, "analog.update")
+    set_fields(rpu_config.mapping, config.mapping, "analog.mapping")
+    set_fields(rpu_config.forward, config.forward, "analog.forward")
+    set_fields(rpu_config.backward, config.backward, "analog.backward")
+    set_fields(rpu_config.update, config.update, "analog.update")
     return rpu_config
 
 

@@ -2,31 +2,40 @@
 
 The paper sweeps four device properties of the soft-bounds ReRAM device and
 states each as a percentage. This module is the only place where such a
-percentage ``x`` becomes aihwkit ``SoftBoundsReferenceDevice`` fields (set on
-both the fast A and the slow C device of c-TTv2, on top of the configured
-nominal device):
+percentage ``x`` (``s = x / 100``) becomes aihwkit device fields, set on both
+the fast A and the slow C device of c-TTv2, over the configured nominal device
+(an aihwkit class or preset, :mod:`analog_tl.analog.devices`).
+
+Units, decided once: a sweep value is an *absolute* setting of the swept
+quantity, not a multiple of the nominal device's value. SpS and SpV are
+percentages of the nominal device's weight range: half-range
+``r = (w_max - w_min) / 2`` (1 for the default +-1 device), range
+``2 r``. Pulse noise and device-to-device variability are aihwkit's own
+fields in percent (``dw_min_std`` and ``dw_min_dtod`` are already relative to
+``dw_min``), so ``ReRamSBPresetDevice``'s ``dw_min_std`` of 3.75 is 375 %.
 
 ==============  ==========================================================================
-sweep           device fields for ``x`` percent (``s = x / 100``)
+sweep           device fields for ``x`` percent over a nominal device with
+                ``w_max``, ``w_min``, ``reference_mean`` = ``ref``
 ==============  ==========================================================================
 ``sps``         symmetry point skew; the paper's definition is ambiguous, so the reading
-                is a choice (:data:`SPS_READINGS`):
-                ``range_skew`` (default): ``w_max = 1 + s``, ``w_min = -1 + s``
-                (the skewed range of aihwkit's ``ReRamSBPresetDevice``);
-                ``reference_shift``: ``reference_mean = -s`` (the symmetry point moves
-                by ``s`` in the visible weight);
-                ``asymmetric_range``: ``w_max = 1 + s``, ``w_min = -1``,
-                ``up_down = s / (1 + s)``.
-``spv``         symmetry point variability, ``x`` % of the weight range 2:
-                ``reference_std = 2 s`` (5 % -> 0.10), with
+                is a choice (:data:`SPS_READINGS`); the realised symmetry point is measured
+                per run (:mod:`analog_tl.analog.symmetry`):
+                ``range_skew`` (the paper's Eq. 2 through W_max, W_min):
+                ``w_max + s r``, ``w_min + s r`` (the skewed range of aihwkit's
+                ``ReRamSBPresetDevice``; leaves the soft-bounds symmetry point at 0);
+                ``reference_shift``: ``reference_mean = ref - s r`` (the visible symmetry
+                point moves by ``+s r``);
+                ``asymmetric_range``: ``w_max + s r``, ``w_min`` kept, ``up_down = s / (1 + s)``.
+``spv``         symmetry point variability, ``x`` % of the weight range ``2 r``:
+                ``reference_std = 2 s r`` (5 % -> 0.10 on +-1), with
                 ``subtract_symmetry_point`` (default True).
 ``pulse_noise`` pulse update noise (cycle-to-cycle): ``dw_min_std = s``.
 ``dtod``        mean pulse device-to-device variability: ``dw_min_dtod = s``.
 ==============  ==========================================================================
 
-The nominal device of the config (``SoftBoundsReferenceDevice`` with aihwkit
-defaults ``dw_min_std = dw_min_dtod = 0.3``, ``reference_std = 0``) keeps
-every field a sweep does not set. Every run records the fields it used.
+Every field a sweep does not set keeps the nominal device's value; every run
+records the fields it used.
 """
 
 from __future__ import annotations
@@ -35,9 +44,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from analog_tl.analog.devices import build_device
 from analog_tl.config import AnalogConfig
 
 SPS_READINGS = ("range_skew", "reference_shift", "asymmetric_range")
+# What each SpS reading varies (s = x/100, r = half-range), for figure titles and captions.
+SPS_READING_TEXT = {
+    "range_skew": "w_max + s r, w_min + s r (Eq. 2)",
+    "reference_shift": "reference_mean - s r",
+    "asymmetric_range": "w_max + s r, up_down = s/(1+s)",
+}
 
 
 @dataclass(frozen=True)
@@ -52,10 +68,11 @@ class SweepSpec:
 
 
 SWEEPS: dict[str, SweepSpec] = {
-    "sps": SweepSpec("sps", "symmetry point skew SpS (%)", 0.0, 100.0, exclusive_maximum=True),
-    "spv": SweepSpec("spv", "symmetry point variability SpV (% of weight range 2)", 0.0, 100.0),
-    "pulse_noise": SweepSpec("pulse_noise", "pulse update noise dw_min_std (%)", 0.0, 100.0),
-    "dtod": SweepSpec("dtod", "mean pulse device-to-device variability dw_min_dtod (%)", 0.0, 100.0),
+    "sps": SweepSpec("sps", "symmetry point skew SpS (% of the half-range (w_max - w_min)/2)", 0.0, 100.0,
+                     exclusive_maximum=True),
+    "spv": SweepSpec("spv", "symmetry point variability SpV (% of the weight range w_max - w_min)", 0.0, 100.0),
+    "pulse_noise": SweepSpec("pulse_noise", "pulse update noise dw_min_std (% of dw_min, absolute)", 0.0, 1000.0),
+    "dtod": SweepSpec("dtod", "device-to-device variability dw_min_dtod (% of dw_min, absolute)", 0.0, 1000.0),
 }
 
 
@@ -80,27 +97,35 @@ class SweepPoint:
         if self.sps_reading not in SPS_READINGS:
             raise ValueError(f"sweeps.sps_reading: {self.sps_reading!r} is not one of {list(SPS_READINGS)}")
 
-    def device_fields(self) -> dict[str, Any]:
-        """The aihwkit device fields this point sets (on top of the nominal device)."""
+    @property
+    def axis(self) -> str:
+        """The workflow's name of this point's sweep axis: ``sps_<reading>`` for SpS, else the sweep name."""
+        return f"sps_{self.sps_reading}" if self.name == "sps" else self.name
+
+    def device_fields(self, nominal: Any | None = None) -> dict[str, Any]:
+        """The aihwkit device fields this point sets over ``nominal`` (an aihwkit device; default +-1, reference 0)."""
         s = self.percent / 100.0
+        w_max, w_min = (nominal.w_max, nominal.w_min) if nominal is not None else (1.0, -1.0)
+        reference = getattr(nominal, "reference_mean", 0.0) if nominal is not None else 0.0
+        r = (w_max - w_min) / 2.0
         if self.name == "sps":
             return {
-                "range_skew": {"w_max": 1.0 + s, "w_min": -1.0 + s},
-                "reference_shift": {"reference_mean": -s},
-                "asymmetric_range": {"w_max": 1.0 + s, "w_min": -1.0, "up_down": s / (1.0 + s)},
+                "range_skew": {"w_max": w_max + s * r, "w_min": w_min + s * r},
+                "reference_shift": {"reference_mean": reference - s * r},
+                "asymmetric_range": {"w_max": w_max + s * r, "w_min": w_min, "up_down": s / (1.0 + s)},
             }[self.sps_reading]
         if self.name == "spv":
-            return {"reference_std": 2.0 * s, "subtract_symmetry_point": self.subtract_symmetry_point}
+            return {"reference_std": 2.0 * s * r, "subtract_symmetry_point": self.subtract_symmetry_point}
         if self.name == "pulse_noise":
             return {"dw_min_std": s}
         return {"dw_min_dtod": s}
 
-    def describe(self) -> dict[str, Any]:
-        """The record of this point saved with every run (name, value, reading, fields)."""
+    def describe(self, nominal: Any | None = None) -> dict[str, Any]:
+        """The record of this point saved with every run (name, value, reading, fields over ``nominal``)."""
         record: dict[str, Any] = {"name": self.name, "percent": self.percent, "label": SWEEPS[self.name].label}
         if self.name == "sps":
             record["sps_reading"] = self.sps_reading
-        return {**record, "device_fields": self.device_fields()}
+        return {**record, "device_fields": self.device_fields(nominal)}
 
 
 def check_sweep_value(name: str, percent: float) -> None:
@@ -117,6 +142,7 @@ def check_sweep_value(name: str, percent: float) -> None:
 
 
 def apply_sweep(config: AnalogConfig, point: SweepPoint) -> AnalogConfig:
-    """``config`` with the device fields of ``point`` set over the nominal ones."""
-    device = dataclasses.replace(config.device, fields={**config.device.fields, **point.device_fields()})
+    """``config`` with the device fields of ``point`` set over the nominal ones (class or preset values + fields)."""
+    fields = point.device_fields(build_device(config.device))
+    device = dataclasses.replace(config.device, fields={**config.device.fields, **fields})
     return dataclasses.replace(config, device=device)

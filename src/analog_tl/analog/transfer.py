@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from analog_tl.analog.populations import reseed_tiles
+
 
 @dataclass
 class LayerNoise:
@@ -41,10 +43,21 @@ class LayerNoise:
 
 
 def convert(model: nn.Module, rpu_config: Any) -> nn.Module:
-    """Convert every ``nn.Linear`` (head included) to an aihwkit analog layer."""
+    """Convert every ``nn.Linear`` (head included) to an aihwkit analog layer, one device population per tile.
+
+    Each tile's device-to-device parameters are drawn from its own seed
+    (:mod:`analog_tl.analog.populations`, derived from the compound's
+    ``construction_seed``); the digital weights and biases are then programmed.
+    """
     from aihwkit.nn.conversion import convert_to_analog
 
-    return convert_to_analog(model, rpu_config)
+    digital = {n: (m.weight.detach().clone(), m.bias) for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    analog = convert_to_analog(model, rpu_config)
+    reseed_tiles(analog, rpu_config.device.construction_seed)
+    for name, layer in analog.named_analog_layers():
+        weight, bias = digital[name]
+        layer.set_weights(weight, None if bias is None else bias.detach().clone())
+    return analog
 
 
 def analog_layer_weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -53,7 +66,11 @@ def analog_layer_weights(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def apply_transfer_noise(
-    model: nn.Module, reference: dict[str, torch.Tensor], tau: float, generator: torch.Generator
+    model: nn.Module,
+    reference: dict[str, torch.Tensor],
+    tau: float,
+    generator: torch.Generator,
+    skip: frozenset[str] = frozenset(),
 ) -> list[LayerNoise]:
     """Program ``reference + tau * N(0, 1)`` into every analog layer; return the realised noise.
 
@@ -62,12 +79,14 @@ def apply_transfer_noise(
         reference: pre-trained weights W_pre (out, in) per layer.
         tau: noise factor in weight units; 0 programs W_pre unchanged.
         generator: seeded torch generator for the noise draw (drawn in layer order).
+        skip: layers programmed with W_pre unchanged (their draw is still made, so the other
+            layers get the same noise with or without ``skip``).
     """
     report = []
     for name, layer in model.named_analog_layers():
         w_pre = reference[name]
         noise = torch.randn(w_pre.shape, generator=generator, dtype=w_pre.dtype)
-        target = w_pre + tau * noise
+        target = w_pre if name in skip else w_pre + tau * noise
         _, bias = layer.get_weights()
         layer.set_weights(target, bias)
         realised = layer.get_weights()[0]
@@ -78,7 +97,7 @@ def apply_transfer_noise(
                 rows=w_pre.shape[0],
                 cols=w_pre.shape[1],
                 tiles=sum(1 for _ in layer.analog_tiles()),
-                tau=tau,
+                tau=0.0 if name in skip else tau,
                 weight_std=float(w_pre.std()),
                 realised_mean=float(delta.mean()),
                 realised_std=float(delta.std()),

@@ -56,6 +56,13 @@ def swap_head(model: nn.Module, num_classes: int, seed: int) -> nn.Module:
     return model
 
 
+def head_name(model: nn.Module) -> str:
+    """Module name of the classifier Linear (``head`` for :class:`CompactSwin`, timm's ``classifier`` entry otherwise)."""
+    if isinstance(model, CompactSwin):
+        return "head"
+    return str(model.pretrained_cfg["classifier"])
+
+
 def count_linear_layernorm_parameters(model: nn.Module) -> int:
     """Weights and biases of every ``nn.Linear`` and ``nn.LayerNorm`` (the paper's count)."""
     return sum(

@@ -12,11 +12,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analog_tl.analog.sweeps import SWEEPS  # noqa: E402
+from analog_tl.analog.sweeps import SPS_READING_TEXT, SWEEPS  # noqa: E402
 from analog_tl.io import atomic_path  # noqa: E402
 
 MODE_STYLE = {
     "analog_tl": ("Analog TL (c-TTv2)", "tab:red", "-"),
+    "analog_tl_frozen_digital": ("Analog TL, digital parameters frozen", "tab:orange", "--"),
     "digital_tl": ("Digital TL (SGD)", "tab:blue", "-"),
     "analog_scratch": ("Analog from scratch (c-TTv2)", "tab:red", ":"),
     "digital_scratch": ("Digital from scratch (SGD)", "tab:blue", ":"),
@@ -37,20 +38,41 @@ def _band(ax: plt.Axes, x: pd.Series, stats: pd.DataFrame, label: str, color: st
         ax.fill_between(x, 100 * stats["min"], 100 * stats["max"], color=color, alpha=0.15, linewidth=0)
 
 
-def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure:
-    """Test error (%) against epoch, four training modes, one panel per task.
+def _trained_parameters(epochs: pd.DataFrame) -> str:
+    """Caption text: how many parameters trained on analog tiles and digitally, per analog mode."""
+    parts = []
+    for mode in ("analog_tl", "analog_tl_frozen_digital", "analog_scratch"):
+        rows = epochs[epochs["mode"] == mode]
+        if rows.empty or "analog_parameters" not in rows.columns:
+            continue
+        row = rows.iloc[0]
+        parts.append(
+            f"{MODE_STYLE[mode][0]}: {int(row.analog_parameters):,} analog tile weights, "
+            f"{int(row.digital_trained_parameters):,} digital parameters trained by SGD "
+            f"({int(row.digital_frozen_parameters):,} frozen)"
+        )
+    if not parts:
+        return ""
+    return "; ".join(parts) + " (digital: LayerNorms, biases, relative-position tables)"
 
-    Analog TL is shown at transfer noise ``tl_noise``; lines are the mean over
-    seeds, bands the min-max range.
+
+def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure:
+    """Test error (%) against epoch, one line per training mode, one panel per task.
+
+    Analog TL (and its frozen-digital ablation) is shown at transfer noise
+    ``tl_noise``; lines are the mean over seeds, bands the min-max range. The
+    caption gets the analog and digital parameter counts.
     """
     tasks = list(dict.fromkeys(epochs["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for mode, (label, color, style) in MODE_STYLE.items():
             rows = epochs[(epochs.task == task) & (epochs["mode"] == mode)]
-            if mode == "analog_tl":
+            if mode.startswith("analog_tl"):
                 rows = rows[rows.transfer_noise.astype(float).sub(tl_noise).abs() < 1e-12]
                 label = f"{label}, tau={tl_noise:g}"
+            if mode.startswith("analog") and not rows.empty and "fast_lr" in rows.columns:
+                label = f"{label}, fast_lr {rows.fast_lr.iloc[0]:g}"
             if rows.empty:
                 continue
             stats = rows.groupby("epoch")["test_error"].agg(["mean", "min", "max"])
@@ -62,8 +84,9 @@ def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Fig. 2: test error during fine-tuning (epoch 0 = before any update)")
-    _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    trained = _trained_parameters(epochs)
+    _caption(fig, f"{caption}; {trained}" if trained else caption)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
 
 
@@ -71,21 +94,27 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, critical: pd.DataFrame, c
     """Test error (%) of analog TL against weight transfer noise tau, one line per task.
 
     The error is the test error at the epoch of lowest validation error; the
-    dashed line of the same colour is digital TL; the dotted vertical line is the
-    critical transfer noise (elbow of the hinge fit, ``critical``) with a band of
-    +-1 std of the per-seed elbows. The top axis gives the realised noise (std of
+    dashed line of the same colour is digital TL; the shaded band of the task
+    colour is the interval ``(elbow_low, elbow_high]`` of the rise test
+    (``critical``; an open end is clipped at the axis end), the dotted vertical
+    line the hinge-fit ``elbow_fit`` where one is reported, and the legend
+    carries the flags. The top axis gives the realised noise (std of
     W_analog - W_pre, after device clipping).
     """
     fig, ax = plt.subplots(figsize=(9.0, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for colour, task in zip(colours, dict.fromkeys(runs["task"])):
+    task_colours = list(zip(colours, dict.fromkeys(runs["task"])))
+    for colour, task in task_colours:
         rows = runs[(runs.task == task) & (runs["mode"] == "analog_tl")]
         stats = rows.groupby("transfer_noise")[SELECTED].agg(["mean", "min", "max"]).sort_index()
         n_classes = int(rows["n_classes"].iloc[0])
         _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes), analog TL", colour, "-")
         digital = runs[(runs.task == task) & (runs["mode"] == "digital_tl")][SELECTED].mean()
         ax.axhline(100 * digital, color=colour, linestyle="--", linewidth=1, label=f"{task}, digital TL")
-        _mark_elbow(ax, critical[critical.task == task], task, colour)
+    right = ax.get_xlim()[1]
+    for colour, task in task_colours:
+        _mark_elbow(ax, critical[critical.task == task], task, colour, right)
+    ax.set_xlim(right=right)
     realised = noise.assign(n=noise.rows * noise.cols)
     realised = realised.assign(w=realised.realised_std * realised.n).groupby("tau")[["w", "n"]].sum()
     ax.set(xlabel="weight transfer noise tau (weight units, device range -1..1)", ylabel="test error (%)")
@@ -101,30 +130,72 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, critical: pd.DataFrame, c
     return fig
 
 
-def _mark_elbow(ax: plt.Axes, critical: pd.DataFrame, task: str, colour: str) -> None:
-    """Dotted line at the critical transfer noise, band of +-1 std over per-seed elbows."""
-    if critical.empty or not math.isfinite(critical["elbow"].iloc[0]):
+def _elbow_label(task: str, c: pd.Series) -> str:
+    """Legend text: interval of the rise test, fitted point with its seed spread, flags."""
+    low, high, fit = float(c["elbow_low"]), float(c["elbow_high"]), float(c["elbow_fit"])
+    parts = [f"critical noise in ({low:.3g}, {high:.3g}]"] if math.isfinite(high) else []
+    if math.isfinite(fit):
+        std = float(c["seed_elbow_fit_std"])
+        parts.append(f"fit {fit:.3g}" + (f" (seed std {std:.2g})" if math.isfinite(std) else ""))
+    flag = c["flag"] if isinstance(c["flag"], str) else ""  # "" reads back from CSV as NaN
+    if flag:
+        parts.append(flag.replace("no rise within the grid", f"no rise within the grid (tau <= {low:.3g})"))
+    return f"{task}: " + "; ".join(parts)
+
+
+def _mark_elbow(ax: plt.Axes, critical: pd.DataFrame, task: str, colour: str, right: float) -> None:
+    """Band over the rise-test interval (an open end clipped at ``right``), dotted line at a reported fit."""
+    if critical.empty:
         return
-    elbow, std = float(critical["elbow"].iloc[0]), float(critical["seed_elbow_std"].iloc[0])
-    spread = f" +- {std:.3g}" if math.isfinite(std) else " (1 seed: no spread)"
-    if bool(critical["at_grid_end"].iloc[0]):
-        spread += ", no rise within the grid"
-    ax.axvline(elbow, color=colour, linestyle=":", linewidth=1.5, label=f"{task}, critical noise {elbow:.3g}{spread}")
-    if math.isfinite(std) and std > 0:
-        ax.axvspan(elbow - std, elbow + std, color=colour, alpha=0.08, linewidth=0)
+    c = critical.iloc[0]
+    low, high, fit = float(c["elbow_low"]), min(float(c["elbow_high"]), right), float(c["elbow_fit"])
+    if math.isfinite(low):
+        ax.axvspan(low, max(high, low), color=colour, alpha=0.12, linewidth=0, label=_elbow_label(task, c))
+    if math.isfinite(fit):
+        ax.axvline(fit, color=colour, linestyle=":", linewidth=1.5)
+
+
+def _sweep_axis(name: str) -> tuple[str, str | None]:
+    """(sweep, SpS reading) of a workflow sweep axis: ``sps_<reading>`` or a plain sweep name."""
+    return ("sps", name.removeprefix("sps_")) if name.startswith("sps_") else (name, None)
+
+
+def _axis_rows(summary: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The summary rows of sweep axis ``name``."""
+    sweep, reading = _sweep_axis(name)
+    rows = summary[summary.sweep == sweep]
+    return rows[rows.sps_reading == reading] if reading is not None else rows
+
+
+def _plot_symmetry_points(ax: plt.Axes, rows: pd.DataFrame, colours: list[str]) -> None:
+    """Measured visible symmetry point (mean +- std over the devices) against the sweep value, per task."""
+    for colour, task in zip(colours, dict.fromkeys(rows["task"])):
+        task_rows = rows[rows.task == task].sort_values("sweep_value")
+        x, mean, std = task_rows.sweep_value, task_rows.symmetry_point_mean, task_rows.symmetry_point_std
+        ax.errorbar(x, mean, yerr=std, color=colour, marker="s", markersize=3, capsize=3, label=f"{task} devices")
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set(ylabel="measured symmetry point\n(weight units, mean +- std)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: str) -> plt.Figure:
-    """Test error (%) of the selected analog TL model against each sweep in ``sweeps``, one panel each.
+    """Test error (%) of the selected analog TL model against each sweep axis in ``sweeps``, one panel each.
 
-    ``summary`` is the sweep summary table (one row per task, sweep and value):
-    lines are the mean over seeds of the selected model's test error, bands
-    the min-max range over seeds; dashed lines of the task colour are chance level.
+    ``summary`` is the sweep summary table (one row per task, sweep, reading and
+    value): lines are the mean over seeds of the selected model's test error,
+    bands the min-max range over seeds; dashed lines of the task colour are
+    chance level. An SpS axis (``sps_<reading>``) names what its reading varies
+    and gets a second row with the measured symmetry point of its devices.
     """
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(max(7.5, 5.6 * len(sweeps)), 4.8), squeeze=False)
+    with_sp = any(_sweep_axis(name)[1] for name in sweeps)
+    nrows = 2 if with_sp else 1
+    fig, axes = plt.subplots(nrows, len(sweeps), figsize=(max(7.5, 5.6 * len(sweeps)), 4.8 + 2.6 * (nrows - 1)),
+                             squeeze=False, sharex="col", gridspec_kw={"height_ratios": [2, 1][:nrows]})
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, sweep in zip(axes[0], sweeps):
-        rows = summary[summary.sweep == sweep]
+    for column, name in enumerate(sweeps):
+        ax, (sweep, reading) = axes[0][column], _sweep_axis(name)
+        rows = _axis_rows(summary, name)
         for colour, task in zip(colours, dict.fromkeys(summary["task"])):
             task_rows = rows[rows.task == task].sort_values("sweep_value")
             if task_rows.empty:
@@ -134,17 +205,28 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
             _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes)", colour, "-")
             ax.axhline(100 * (1 - 1 / n_classes), color=colour, linewidth=0.8, linestyle="--", alpha=0.6,
                        label=f"{task}, chance")
-        ax.set(xlabel=SWEEPS[sweep].label, ylabel="test error (%)", title=SWEEPS[sweep].label.split(" (")[0])
+        heading = SWEEPS[sweep].label.split(" (")[0]
+        if reading is not None:
+            heading = f"{heading}, reading '{reading}':\n{SPS_READING_TEXT[reading]}"
+        ax.set(ylabel="test error (%)", title=heading)
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+        if with_sp and reading is not None:
+            _plot_symmetry_points(axes[1][column], rows, colours)
+        elif with_sp:
+            axes[1][column].set_visible(False)
+        axes[nrows - 1][column].set_xlabel(SWEEPS[sweep].label)
+        ax.tick_params(labelbottom=True)
+        if nrows == 1 or reading is None:
+            ax.set_xlabel(SWEEPS[sweep].label)
     subtitle = (
         "test error of the model selected on validation error over the learning-rate grid; "
         "mean over seeds, band = min-max"
     )
     fig.suptitle("\n".join([title, *textwrap.wrap(f"({subtitle})", int(fig.get_figwidth() * 12))]), fontsize=10)
     _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.12 / nrows, 1, 1))
     return fig
 
 

@@ -14,15 +14,18 @@ from typing import Any
 
 import pandas as pd
 
-from analog_tl.io import atomic_path, read_json
+from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.results.elbow import critical_noise
-from analog_tl.results.selection import select_learning_rates, summarise_sweeps
+from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
 from analog_tl.results.summary import summary_table
 
 SETTING_COLUMNS = [
-    "task", "mode", "sweep", "sweep_value", "transfer_noise", "seed", "n_classes", "epochs", "batch_size", "lr",
-    "optimizer", "momentum",
+    "task", "mode", "sweep", "sps_reading", "sweep_value", "transfer_noise", "seed", "n_classes", "epochs",
+    "batch_size", "lr", "fast_lr", "optimizer", "momentum",
 ]
+# Key figures of the simulated device (analog.devices.device_summary) copied into every analog row.
+DEVICE_COLUMNS = ["device_class", "device_preset", "states", "dw_min", "dw_min_std", "dw_min_dtod", "write_noise_std",
+                  "reference_std"]
 
 
 def run_settings(folder: str | Path) -> dict[str, Any]:
@@ -34,7 +37,20 @@ def run_settings(folder: str | Path) -> dict[str, Any]:
     settings["preset"] = model["preset"] if model["backbone"] == "swin" else ""
     settings["parameters"] = model["linear_layernorm_parameters"]
     settings["data_sha256"] = record["data"]["sha256"]
-    settings["device"] = record.get("analog_config", {}).get("device", {}).get("name", "digital")
+    settings["n_test"] = sum(record["data"]["counts"]["test"])
+    counts = record["parameters"]
+    settings["analog_parameters"] = counts["analog_weights"]
+    settings["digital_trained_parameters"] = counts["digital_trained"]
+    settings["digital_frozen_parameters"] = counts["digital_frozen"]
+    device = record.get("analog_device", {})
+    settings["device"] = device.get("device", "digital")
+    settings.update({key: device.get(key) for key in DEVICE_COLUMNS})
+    points = record.get("symmetry_points", [])
+    if points:  # pooled over the device roles (A and C of c-TTv2), weight units
+        n = sum(p["count"] for p in points)
+        mean = sum(p["mean"] * p["count"] for p in points) / n
+        second = sum((p["std"] ** 2 + p["mean"] ** 2) * p["count"] for p in points) / n
+        settings["symmetry_point_mean"], settings["symmetry_point_std"] = mean, max(second - mean**2, 0.0) ** 0.5
     settings["run"] = str(folder)
     return settings
 
@@ -79,12 +95,29 @@ def write_csv(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def write_tables(
-    run_folders: list[str], noise_reports: list[str], out_epochs: str, out_runs: str, out_noise: str
+    run_folders: list[str], noise_reports: list[str], out_epochs: str, out_runs: str, out_noise: str,
+    fast_lr_selections: list[str], out_fast_lr: str,
 ) -> None:
-    """Write the three tidy tables."""
+    """Write the three tidy tables and the fast_lr candidates of every task (from the selection records)."""
     write_csv(epochs_table(run_folders), out_epochs)
     write_csv(runs_table(run_folders), out_runs)
     write_csv(noise_table(noise_reports), out_noise)
+    write_csv(pd.concat([pd.DataFrame(read_json(p)["candidates"]) for p in fast_lr_selections], ignore_index=True),
+              out_fast_lr)
+
+
+def write_fast_lr_selection(run_folders: list[str], task: str, out_json: str | Path) -> dict[str, Any]:
+    """Choose ``task``'s fast_lr per mode from its candidate runs (validation only); write and return the record."""
+    table = select_fast_lr(runs_table(run_folders))
+    chosen = table[table["selected"]]
+    record = {
+        "task": task,
+        "selected": {row["mode"]: float(row["fast_lr"]) for _, row in chosen.iterrows()},
+        "rule": "lowest mean over seeds of best_val_error (validation); ties to the smaller fast_lr",
+        "candidates": table.to_dict(orient="records"),
+    }
+    write_json(out_json, record)
+    return record
 
 
 def write_sweep_tables(run_folders: list[str], out_candidates: str, out_summary: str) -> None:

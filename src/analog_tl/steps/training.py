@@ -15,13 +15,17 @@ import pandas as pd
 import torch
 from torch import nn
 
+from analog_tl.analog.devices import build_device, device_summary
+from analog_tl.analog.parameters import freeze_digital, parameter_counts
+from analog_tl.analog.populations import population_seeds
 from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
 from analog_tl.analog.sweeps import SweepPoint, apply_sweep
+from analog_tl.analog.symmetry import symmetry_points
 from analog_tl.analog.transfer import apply_transfer_noise, convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
 from analog_tl.data.prepared import PreparedData, load_prepared, sidecar_path, verify_checksum
 from analog_tl.io import atomic_path, read_json, write_json
-from analog_tl.models.factory import build_model, describe, swap_head
+from analog_tl.models.factory import build_model, describe, head_name, swap_head
 from analog_tl.training.artifacts import RunPaths, load_checked_model, recorded_sha256, save_model
 from analog_tl.training.runner import RunContext, train_and_write
 
@@ -45,6 +49,7 @@ def _run_record(
     return {
         "settings": {**settings, **_flat_train(train_cfg)},
         "model": {**to_dict(model_cfg), **describe(model)},
+        "parameters": parameter_counts(model),
         "train": to_dict(train_cfg),
         "data": {"path": str(data_path), "sha256": meta["sha256"], "classes": meta["classes"], "counts": meta["counts"]},
     }
@@ -134,16 +139,20 @@ def analog_from_pretrained(
     tau: float,
     noise_seed: int,
     seed: int,
+    head_noise: bool = True,
 ) -> tuple[nn.Module, pd.DataFrame]:
     """Head-swapped pre-trained model converted to analog with transfer noise ``tau`` programmed.
 
-    Returns the analog model and the realised noise per layer (one row per layer).
+    ``head_noise`` False programs the fresh head without noise (Eq. 1 read as
+    noise on the pre-trained weights only). Returns the analog model and the
+    realised noise per layer (one row per layer).
     """
     model = load_pretrained(pretrained_dir, model_cfg, num_classes, head_seed=seed)
     reference = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    skip = frozenset() if head_noise else frozenset({head_name(model)})
     analog = convert(model, rpu_config)
     report = pd.DataFrame(
-        [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed))]
+        [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed), skip)]
     )
     share = report.rows * report.cols / (report.rows * report.cols).sum()  # each layer's share of the weights
     log.info(
@@ -163,21 +172,27 @@ def convert_pretrained(
     seed: int,
     out_model: str | Path,
     out_noise: str | Path,
+    head_noise: bool = True,
 ) -> pd.DataFrame:
     """Head-swapped pre-trained model -> analog c-TTv2 model with transfer noise ``tau``.
 
-    Writes the analog state (``out_model``) and the realised noise per layer
+    Writes the analog state (``out_model``), its record (checksum, seeds, the
+    per-tile construction seeds) and the realised noise per layer
     (``out_noise``, CSV); returns the latter.
     """
     classes = verify_checksum(data_path)["classes"]
     analog, report = analog_from_pretrained(
-        pretrained_dir, len(classes), model_cfg, build_rpu_config(analog_cfg), tau, noise_seed, seed
+        pretrained_dir, len(classes), model_cfg, build_rpu_config(analog_cfg), tau, noise_seed, seed, head_noise
     )
     state = {"state_dict": analog.state_dict(), "classes": classes, "tau": tau, "noise_seed": noise_seed, "seed": seed}
     with atomic_path(out_noise) as tmp:
         report.to_csv(tmp, index=False)
     checksum = save_model(state, Path(out_model))
-    write_json(init_record_path(out_model), {"model_sha256": checksum, "tau": tau, "noise_seed": noise_seed, "seed": seed})
+    record = {
+        "model_sha256": checksum, "tau": tau, "noise_seed": noise_seed, "seed": seed, "head_transfer_noise": head_noise,
+        "tile_seeds": [t.as_dict() for t in population_seeds(analog, analog_cfg.construction_seed)],
+    }
+    write_json(init_record_path(out_model), record)
     return report
 
 
@@ -208,6 +223,19 @@ def analog_layout(model: nn.Module) -> list[dict[str, Any]]:
     return layout
 
 
+def analog_record(analog: nn.Module, analog_cfg: AnalogConfig) -> dict[str, Any]:
+    """What ``run.json`` says about the simulated hardware: device figures, per-tile seeds, symmetry points."""
+    return {
+        "analog_device": device_summary(analog_cfg.device),
+        "device_populations": {
+            "construction_seed": analog_cfg.construction_seed,
+            "rule": "seed of each tile = analog_tl.analog.populations.tile_seed(construction_seed, layer, tile)",
+            "tiles": [t.as_dict() for t in population_seeds(analog, analog_cfg.construction_seed)],
+        },
+        "symmetry_points": [p.as_dict() for p in symmetry_points(analog)],
+    }
+
+
 def _fit_analog(
     analog: nn.Module,
     rpu_config: Any,
@@ -222,15 +250,22 @@ def _fit_analog(
     label: str,
     context: RunContext,
 ) -> dict[str, Any]:
-    """Train an analog model with AnalogSGD and write its run folder (settings and rpu_config recorded)."""
+    """Train an analog model with AnalogSGD and write its run folder (settings and rpu_config recorded).
+
+    With ``train_cfg.freeze_digital`` only the analog tiles train.
+    """
     layout = analog_layout(analog)
     log.info("%s: %d analog layers, %d tiles", label, len(layout), analog.analog_tile_count())
+    if train_cfg.freeze_digital:
+        log.info("%s: %d digital parameters frozen", label, freeze_digital(analog))
+    settings = {**settings, "fast_lr": rpu_config.device.fast_lr}
     record = {
         **_run_record(settings, analog, model_cfg, train_cfg, data_path),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
         "analog_config": to_dict(analog_cfg),
         "analog_layers": layout,
         "rpu_config": resolve(rpu_config),
+        **analog_record(analog, analog_cfg),
         **extra_record,
     }
     return train_and_write(
@@ -249,20 +284,26 @@ def finetune_analog(
     init_path: str | Path | None,
     tau: float | None,
     context: RunContext = RunContext(),
+    mode: str | None = None,
 ) -> dict[str, Any]:
-    """c-TTv2 fine-tuning from a converted pre-trained model (``init_path``) or from scratch (None)."""
+    """c-TTv2 fine-tuning from a converted pre-trained model (``init_path``) or from scratch (None).
+
+    The converted model's tiles (device maps, programmed weights) are loaded
+    under this run's ``rpu_config`` (its ``fast_lr`` and other compound settings).
+    ``mode`` names the run (default ``analog_tl`` or ``analog_scratch``).
+    """
     data = load_prepared(data_path)
     rpu_config = build_rpu_config(analog_cfg)
     analog = convert(build_model(model_cfg, len(data.classes), seed=train_cfg.seed), rpu_config)
     extra: dict[str, Any] = {}
-    if init_path is None:
-        mode = "analog_scratch"
-    else:
-        mode = "analog_tl"
-        analog.load_state_dict(load_checked_model(init_path, init_record_path(init_path))["state_dict"])
+    if init_path is not None:
+        saved = load_checked_model(init_path, init_record_path(init_path))["state_dict"]
+        analog.load_state_dict(saved, load_rpu_config=False)
         extra["inputs"] = {"init_model_sha256": recorded_sha256(init_record_path(init_path))}
+    mode = mode or ("analog_scratch" if init_path is None else "analog_tl")
     settings = {"mode": mode, "task": task, "n_classes": len(data.classes), "transfer_noise": tau}
-    label = f"{task}/{mode}" + (f"/noise~{float(tau)!r}" if tau is not None else "") + f"/seed~{train_cfg.seed}"
+    noise = f"/noise~{float(tau)!r}" if tau is not None else ""
+    label = f"{task}/{mode}{noise}/fast_lr~{rpu_config.device.fast_lr!r}/seed~{train_cfg.seed}"
     return _fit_analog(
         analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, extra, label, context
     )
@@ -280,6 +321,7 @@ def finetune_analog_sweep(
     out_dir: str | Path,
     task: str,
     context: RunContext = RunContext(),
+    head_noise: bool = True,
 ) -> dict[str, Any]:
     """One device-sweep point: analog TL on the nominal device with ``point``'s fields applied.
 
@@ -292,7 +334,7 @@ def finetune_analog_sweep(
     swept = apply_sweep(analog_cfg, point)
     rpu_config = build_rpu_config(swept)
     analog, noise = analog_from_pretrained(
-        pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed
+        pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed, head_noise
     )
     settings = {
         "mode": "analog_tl",
@@ -304,11 +346,11 @@ def finetune_analog_sweep(
         "sps_reading": point.sps_reading if point.name == "sps" else None,
     }
     extra = {
-        "sweep": point.describe(),
+        "sweep": point.describe(build_device(analog_cfg.device)),
         "transfer_noise_layers": noise.to_dict(orient="records"),
         "inputs": _pretrained_inputs(pretrained_dir),
     }
-    label = f"{task}/{point.name}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
+    label = f"{task}/{point.axis}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
     return _fit_analog(
         analog, rpu_config, data, data_path, model_cfg, swept, train_cfg, out_dir, settings, extra, label, context
     )
