@@ -175,10 +175,14 @@ def pretrain_params():
 
 
 def finetune_params(kind, seed, lr=None, epochs=None, freeze_digital=False):
-    """TrainConfig fields of a fine-tuning run; ``kind`` is 'digital' or 'analog' (Table I lr unless ``lr``)."""
+    """TrainConfig fields of a fine-tuning run; ``kind`` is 'digital' or 'analog' (Table I lr unless ``lr``).
+
+    ``freeze_digital`` (analog only) trains only the analog tiles.
+    """
     ft = config["finetune"]
+    analog_only = {"freeze_digital": freeze_digital} if kind == "analog" else {}
     return {
-        "freeze_digital": freeze_digital,
+        **analog_only,
         "epochs": epochs or ft["epochs"],
         "batch_size": ft["batch_size"],
         "lr": float(lr) if lr is not None else ft[f"{kind}_lr"],
