@@ -29,7 +29,7 @@ SMALL_DAG = {  # every rule once or twice: one task, one noise level, one value 
     "container": IMAGE,
     "tasks": {"2class": QUICK["tasks"]["2class"]},
     "analog": {**QUICK["analog"], "transfer_noise": [0.0]},
-    "sweeps": {**QUICK["sweeps"], "sps": [0], "spv": [10], "pulse_noise": [0], "dtod": [60], "lrs": [0.01], "epochs": 1},
+    "sweeps": {**QUICK["sweeps"], "sps": [0], "sps_readings": ["range_skew"], "spv": [10], "pulse_noise": [0], "dtod": [60], "lrs": [0.01], "epochs": 1},
 }
 
 

@@ -275,8 +275,9 @@ def sweep_caption(names):
         f"{sweeps['epochs'] or config['finetune']['epochs']} fine-tuning epochs per sweep run",
         f"transfer noise tau {sweeps['transfer_noise']}",
     ]
-    if any(n.startswith("sps_") for n in names):
-        parts.append(f"SpS readings {sweeps['sps_readings']}")
+    readings = [n.removeprefix("sps_") for n in names if n.startswith("sps_")]
+    if readings:  # only the axes shown: adding a reading does not change the other axes' captions
+        parts.append(f"SpS readings {readings}")
     if "spv" in names:
         parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
     return settings_caption() + "; sweep: " + ", ".join(parts)
