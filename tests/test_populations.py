@@ -83,3 +83,16 @@ def test_pooled_step_size_spread_over_a_small_swin_matches_dw_min_dtod():
     # dw_min_dtod 0.3 plus up_down_dtod 0.01 in quadrature; the std of a sample std is about 0.3 / sqrt(2 n)
     assert relative == pytest.approx((0.3**2 + 0.01**2) ** 0.5, abs=6 * 0.3 / (2 * n) ** 0.5 + 1e-3)
     assert float(steps.mean()) == pytest.approx(1e-3, rel=0.01)  # dw_min
+
+
+def test_a_loaded_converted_model_keeps_its_per_tile_populations():
+    """Fine-tuning builds the model without drawing populations and loads the converted tiles (their maps)."""
+    config = build_rpu_config(SPLIT)
+    saved = convert(three_layers(), config).state_dict()
+    loaded = convert(three_layers(), config, populate=False)
+    loaded.load_state_dict(saved, load_rpu_config=False)
+    reference = tile_maps(convert(three_layers(), config))
+    for a, b in zip(tile_maps(loaded), reference):
+        for name in (*MAPS, "hidden_weights_1"):
+            assert torch.equal(a[name], b[name]), name
+    assert not torch.equal(tile_maps(loaded)[0]["dwmin_up_0"], tile_maps(loaded)[1]["dwmin_up_0"])

@@ -42,17 +42,21 @@ class LayerNoise:
         return asdict(self)
 
 
-def convert(model: nn.Module, rpu_config: Any) -> nn.Module:
+def convert(model: nn.Module, rpu_config: Any, populate: bool = True) -> nn.Module:
     """Convert every ``nn.Linear`` (head included) to an aihwkit analog layer, one device population per tile.
 
     Each tile's device-to-device parameters are drawn from its own seed
     (:mod:`analog_tl.analog.populations`, derived from the compound's
     ``construction_seed``); the digital weights and biases are then programmed.
+    ``populate`` False skips that draw, for a model whose tile states are
+    loaded right after (they bring their populations with them).
     """
     from aihwkit.nn.conversion import convert_to_analog
 
     digital = {n: (m.weight.detach().clone(), m.bias) for n, m in model.named_modules() if isinstance(m, nn.Linear)}
     analog = convert_to_analog(model, rpu_config)
+    if not populate:
+        return analog
     reseed_tiles(analog, rpu_config.device.construction_seed)
     for name, layer in analog.named_analog_layers():
         weight, bias = digital[name]

@@ -216,10 +216,9 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
             _plot_symmetry_points(axes[1][column], rows, colours)
         elif with_sp:
             axes[1][column].set_visible(False)
-        axes[nrows - 1][column].set_xlabel(SWEEPS[sweep].label)
+        bottom = axes[1][column] if with_sp and reading is not None else ax  # the lowest visible panel
+        bottom.set_xlabel(SWEEPS[sweep].label)
         ax.tick_params(labelbottom=True)
-        if nrows == 1 or reading is None:
-            ax.set_xlabel(SWEEPS[sweep].label)
     subtitle = (
         "test error of the model selected on validation error over the learning-rate grid; "
         "mean over seeds, band = min-max"

@@ -294,7 +294,8 @@ def finetune_analog(
     """
     data = load_prepared(data_path)
     rpu_config = build_rpu_config(analog_cfg)
-    analog = convert(build_model(model_cfg, len(data.classes), seed=train_cfg.seed), rpu_config)
+    digital = build_model(model_cfg, len(data.classes), seed=train_cfg.seed)
+    analog = convert(digital, rpu_config, populate=init_path is None)  # a converted model brings its populations
     extra: dict[str, Any] = {}
     if init_path is not None:
         saved = load_checked_model(init_path, init_record_path(init_path))["state_dict"]
