@@ -1,0 +1,461 @@
+// The c-TTv2 update of one analog tile, as aihwkit 1.2.0's CPU simulator computes it,
+// parallel over rows and sequential over vectors per row (cttv2-engine note, section 9.2).
+//
+// Every random number is a pure function of (tile key, call counter, stream, vector,
+// element, slot) through Philox4x32-10, so results do not depend on the thread count.
+// Float32 arithmetic follows aihwkit's C++ expression by expression; build with
+// -ffp-contract=off so that no multiply-add is fused.
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace analog_tl {
+
+// ---------------------------------------------------------------------------------------
+// Philox4x32-10 (Salmon et al. 2011), counter-based.
+
+struct Key {
+  uint32_t k0, k1;
+};
+
+inline void philox(const uint32_t in[4], Key key, uint32_t out[4]) {
+  uint32_t c0 = in[0], c1 = in[1], c2 = in[2], c3 = in[3];
+  uint32_t k0 = key.k0, k1 = key.k1;
+  for (int round = 0; round < 10; ++round) {
+    uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+    uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+// Streams: one per kind of draw, so that no two draws share a counter. The counter is
+// (element group, vector, call, stream << 24 | slot); see class Draws.
+enum Stream : uint32_t {
+  FORWARD = 1,   // forward output noise: element = output, vector = row, slot = BM round
+  BACKWARD = 2,  // backward output noise
+  X_BITS = 3,    // x pulse-train bits: element = column, slot = BL slot
+  D_BITS = 4,    // d pulse-train bits: element = row
+  A_PULSE = 5,   // cycle-to-cycle noise of each A pulse: element = i*n+j, slot = BL slot
+  A_WRITE = 6,   // write noise of A after each pulse
+  READ = 7,      // transfer read noise: element = row
+  C_PULSE = 8,   // cycle-to-cycle noise of each C pulse
+  C_WRITE = 9,   // write noise of C
+  CHOPPER = 10,  // chopper flip: element 0
+};
+
+inline void draw(Key key, uint32_t call, uint32_t stream, uint32_t slot, uint32_t vector, uint32_t group,
+                 uint32_t out[4]) {
+  const uint32_t ctr[4] = {group, vector, call, (stream << 24) | (slot & 0xFFFFFFu)};
+  philox(ctr, key, out);
+}
+
+// Standard normals by table: entry k is the normal quantile at (k + 0.5) / 2^16, rescaled to unit
+// variance (so mean 0 and SD 1 exactly; tails end at 4.3 SD). aihwkit's CPU simulator likewise draws
+// its Gaussians from a table (32768 random normals). Set once by set_normal_table().
+static std::vector<float> normal_table;
+
+void set_normal_table(torch::Tensor table) {
+  TORCH_CHECK(table.dtype() == torch::kFloat32 && table.numel() == 65536, "the normal table has 65536 float32");
+  auto t = table.contiguous();
+  normal_table.assign(t.data_ptr<float>(), t.data_ptr<float>() + 65536);
+}
+
+inline float table_normal(const uint32_t words[4], uint32_t lane) {
+  return normal_table[(words[lane >> 1] >> (16 * (lane & 1))) & 0xFFFFu];
+}
+
+// Uniform in [0, 1) with 24 random bits.
+inline float to_uniform(uint32_t u) { return (float)(u >> 8) * (1.0f / 16777216.0f); }
+
+// Draws of one (stream, call, slot, vector), indexed by element: normals come 8 to a Philox call
+// (element / 8 is the counter, element % 8 the lane), uniforms 4 to a call. The last call is cached,
+// so consecutive elements cost one call per group; every value is a pure function of its indices.
+class Draws {
+ public:
+  Draws(Key key, uint32_t call, uint32_t stream, uint32_t slot, uint32_t vector)
+      : key_(key), call_(call), stream_(stream), slot_(slot), vector_(vector) {}
+  float normal(uint32_t element) {
+    fetch(element >> 3);
+    return table_normal(words_, element & 7u);
+  }
+  float uniform(uint32_t element) {
+    fetch(element >> 2);
+    return to_uniform(words_[element & 3u]);
+  }
+
+ private:
+  void fetch(uint32_t group) {
+    if (group != group_ || !valid_) {
+      draw(key_, call_, stream_, slot_, vector_, group, words_);
+      group_ = group;
+      valid_ = true;
+    }
+  }
+  Key key_;
+  uint32_t call_, stream_, slot_, vector_;
+  uint32_t group_ = 0, words_[4] = {0, 0, 0, 0};
+  bool valid_ = false;
+};
+
+inline Key make_key(int64_t key) { return Key{(uint32_t)((uint64_t)key & 0xFFFFFFFFu), (uint32_t)((uint64_t)key >> 32)}; }
+
+// Standard normals [rows.size(0), cols]: element = column, vector = rows[r].
+torch::Tensor philox_normal(int64_t key, int64_t call, int64_t stream, int64_t slot, torch::Tensor rows, int64_t cols) {
+  TORCH_CHECK(rows.dtype() == torch::kInt64 && rows.dim() == 1, "rows must be a 1-d int64 tensor");
+  TORCH_CHECK(!normal_table.empty(), "set_normal_table() was not called");
+  auto rows_c = rows.contiguous();
+  const int64_t n_rows = rows_c.size(0);
+  auto out = torch::empty({n_rows, cols}, torch::kFloat32);
+  float *o = out.data_ptr<float>();
+  const int64_t *r = rows_c.data_ptr<int64_t>();
+  const Key k = make_key(key);
+  at::parallel_for(0, n_rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t a = begin; a < end; ++a) {
+      Draws draws(k, (uint32_t)call, (uint32_t)stream, (uint32_t)slot, (uint32_t)r[a]);
+      for (int64_t c = 0; c < cols; ++c) o[a * cols + c] = draws.normal((uint32_t)c);
+    }
+  });
+  return out;
+}
+
+// Uniforms [rows.size(0), cols], same indexing.
+torch::Tensor philox_uniform(int64_t key, int64_t call, int64_t stream, int64_t slot, torch::Tensor rows, int64_t cols) {
+  TORCH_CHECK(rows.dtype() == torch::kInt64 && rows.dim() == 1, "rows must be a 1-d int64 tensor");
+  auto rows_c = rows.contiguous();
+  const int64_t n_rows = rows_c.size(0);
+  auto out = torch::empty({n_rows, cols}, torch::kFloat32);
+  float *o = out.data_ptr<float>();
+  const int64_t *r = rows_c.data_ptr<int64_t>();
+  const Key k = make_key(key);
+  at::parallel_for(0, n_rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t a = begin; a < end; ++a) {
+      Draws draws(k, (uint32_t)call, (uint32_t)stream, (uint32_t)slot, (uint32_t)r[a]);
+      for (int64_t c = 0; c < cols; ++c) o[a * cols + c] = draws.uniform((uint32_t)c);
+    }
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Soft-bounds reference device, one pulse (aihwkit's update_once_add / update_once_mult).
+
+struct Device {
+  const float *scale_up, *scale_down, *max_bound, *min_bound, *reference;  // [p*n] each
+  float dw_min_std;
+  float write_noise;  // write_noise_std * dw_min (aihwkit's getScaledWriteNoise)
+  bool mult_noise;
+};
+
+// One pulse on weight w (persistent) and its apparent value; `down` is aihwkit's sign > 0.
+inline void pulse(const Device &dev, int64_t e, bool down, float xi, float xi_write, float &w, float &w_apparent) {
+  const float ref = dev.reference[e];
+  const float min_bound = dev.min_bound[e];
+  const float max_bound = dev.max_bound[e];
+  w += ref;
+  if (down) {
+    const float a = (min_bound < 0.0f) ? w / min_bound : 0.0f;
+    if (dev.mult_noise) {
+      w -= dev.scale_down[e] * (1.0f - a) * (1.0f + dev.dw_min_std * xi);
+    } else {
+      w -= dev.scale_down[e] * (1.0f - a + dev.dw_min_std * xi);
+    }
+  } else {
+    const float a = (max_bound > 0.0f) ? w / max_bound : 0.0f;
+    if (dev.mult_noise) {
+      w += dev.scale_up[e] * (1.0f - a) * (1.0f + dev.dw_min_std * xi);
+    } else {
+      w += dev.scale_up[e] * (1.0f - a + dev.dw_min_std * xi);
+    }
+  }
+  w = (w > min_bound) ? w : min_bound;
+  w = (w < max_bound) ? w : max_bound;
+  w -= ref;
+  w_apparent = (dev.write_noise > 0.0f) ? w + dev.write_noise * xi_write : w;
+}
+
+inline Device device_of(const torch::Tensor &params, float dw_min_std, float write_noise, bool mult_noise) {
+  const float *base = params.data_ptr<float>();
+  const int64_t size = params.size(1) * params.size(2);
+  return Device{base, base + size, base + 2 * size, base + 3 * size, base + 4 * size, dw_min_std, write_noise,
+                mult_noise};
+}
+
+// ---------------------------------------------------------------------------------------
+// Settings of the compound, float32 as aihwkit holds them. Layout of `cfg` (float64 tensor):
+enum Cfg {
+  FAST_LR, DESIRED_BL, DW_MIN_A, DW_MIN_C, AUTO_MOMENTUM, AUTO_GRANULARITY, BUFFER_GRANULARITY, TRANSFER_EVERY,
+  TRANSFER_LR, MOMENTUM, FORGET_BUFFER, IN_CHOP_PROB, MAX_STEPS, READ_NOISE, READ_RES, READ_BOUND,
+  A_DW_MIN_STD, A_WRITE_NOISE, A_MULT_NOISE, C_DW_MIN_STD, C_WRITE_NOISE, C_MULT_NOISE, AUTO_SCALE, N_CFG
+};
+
+inline float fabs_max(const float *v, int64_t size) {
+  float m = 0.0f;
+  for (int64_t k = 0; k < size; ++k) {
+    const float a = fabsf(v[k]);
+    m = (a > m) ? a : m;
+  }
+  return m;
+}
+
+inline void update_auto_scale(float &m, float value, float auto_momentum, int m_batch) {
+  if (m <= 0.0f) {
+    m = value;
+    return;
+  }
+  if (value <= 0.0f) {
+    return;
+  }
+  const float tau = (1.0f - auto_momentum) / (float)m_batch;
+  m = (1.0f - tau) * m + tau * value;
+}
+
+// The per-vector schedule: bit length and the probability scales of the x and d lines.
+struct Schedule {
+  int bl = 0;
+  float x_scale = 0.0f;  // aihwkit's B
+  float d_scale = 0.0f;  // aihwkit's A
+};
+
+inline Schedule update_management(float lr, float x_abs_max, float d_abs_max, float weight_granularity,
+                                  int desired_bl) {
+  Schedule s;
+  if (lr <= 0.0f || x_abs_max == 0.0f || d_abs_max == 0.0f) {
+    return s;  // calculateBlAB gives BL 0 for lr 0; UM gives BL 0 for a zero vector
+  }
+  const float x_val = x_abs_max;
+  float d_val = d_abs_max;
+  const float k_val = lr * x_val * d_val / weight_granularity;
+  int bl = (int)ceilf(k_val);
+  if (bl > desired_bl) {
+    bl = desired_bl;
+  }
+  if (bl == 0) {
+    return s;
+  }
+  const float a = sqrtf(lr / (weight_granularity * (float)bl));
+  if (k_val > (float)desired_bl) {
+    d_val *= (float)desired_bl / k_val;
+  }
+  s.bl = bl;
+  s.d_scale = a * sqrtf(x_val / d_val);
+  s.x_scale = a * sqrtf(d_val / x_val);
+  return s;
+}
+
+// One AnalogSGD step of one tile: vectors X [m, n], gradients D [m, p], learning rate lr.
+// In place: a, a_app, h, c, c_app [p, n]; chopper [n] (uint8, 1 = sign -1);
+// scalars [2] (m_x, m_d); pointer [1] (next column to transfer).
+// dev_a, dev_c: [5, p, n] float (scale_up, scale_down, max_bound, min_bound, reference).
+// Returns counts [3] int64: A pulses, C pulses, transfers.
+torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h, torch::Tensor c, torch::Tensor c_app,
+                           torch::Tensor chopper, torch::Tensor scalars, torch::Tensor pointer, torch::Tensor dev_a,
+                           torch::Tensor dev_c, torch::Tensor x_in, torch::Tensor d_in, torch::Tensor cfg_t, double lr_in,
+                           int64_t key_in, int64_t call_in) {
+  for (const auto *t : {&a, &a_app, &h, &c, &c_app, &dev_a, &dev_c, &scalars}) {
+    TORCH_CHECK(t->is_contiguous() && t->dtype() == torch::kFloat32, "tile state must be contiguous float32");
+  }
+  TORCH_CHECK(chopper.is_contiguous() && chopper.dtype() == torch::kUInt8, "chopper must be contiguous uint8");
+  TORCH_CHECK(pointer.dtype() == torch::kInt64, "pointer must be int64");
+  TORCH_CHECK(cfg_t.dtype() == torch::kFloat64 && cfg_t.numel() == N_CFG, "cfg must be float64 of size ", (int)N_CFG);
+  auto x_t = x_in.contiguous().to(torch::kFloat32);
+  auto d_t = d_in.contiguous().to(torch::kFloat32);
+  const int64_t p = a.size(0), n = a.size(1), m = x_t.size(0);
+  TORCH_CHECK(x_t.size(1) == n && d_t.size(1) == p && d_t.size(0) == m, "X must be [m, in] and D [m, out]");
+  const double *cfg = cfg_t.data_ptr<double>();
+  const float *x = x_t.data_ptr<float>();
+  const float *d = d_t.data_ptr<float>();
+  const Key key = make_key(key_in);
+  const uint32_t call = (uint32_t)call_in;
+  const float lr = (float)lr_in;
+
+  const float fast_lr = (float)cfg[FAST_LR];
+  const int desired_bl = (int)cfg[DESIRED_BL];
+  const float dw_min_a = (float)cfg[DW_MIN_A];
+  const float dw_min_c = (float)cfg[DW_MIN_C];
+  const float auto_momentum = (float)cfg[AUTO_MOMENTUM];
+  const bool auto_scale = cfg[AUTO_SCALE] != 0.0;
+  const float weight_granularity = (0.0f + dw_min_a + dw_min_c) / 2.0f;  // VectorRPUDevice::populate
+  const float momentum = (float)cfg[MOMENTUM];
+  const float sub_momentum = 1.0f - fmaxf(fminf(momentum, 1.0f), 0.0f);
+  const bool forget_buffer = cfg[FORGET_BUFFER] != 0.0;
+  const float in_chop_prob = (float)cfg[IN_CHOP_PROB];
+  const float max_steps = (float)cfg[MAX_STEPS];
+  const float read_noise = (float)cfg[READ_NOISE];
+  const float read_res = (float)cfg[READ_RES];
+  const float read_bound = (float)cfg[READ_BOUND];
+
+  // transfer gain: getTransferLR, then getTransferLRScale / getBufferGranularity
+  const float transfer_lr = (float)cfg[TRANSFER_LR] * lr;
+  float buffer_gran = (float)cfg[BUFFER_GRANULARITY] > 0.0f ? (float)cfg[BUFFER_GRANULARITY] : 1.0f;
+  if ((float)cfg[AUTO_GRANULARITY] > 0.0f) {
+    const float period = (float)n * fabsf((float)cfg[TRANSFER_EVERY]);
+    buffer_gran *= dw_min_a * (float)cfg[AUTO_GRANULARITY] / period;
+  } else {
+    buffer_gran *= dw_min_a;
+  }
+  const float lr_scale = fabsf(transfer_lr) / buffer_gran;
+
+  // 1. scalar schedule (sequential, cheap) and chopper flips
+  std::vector<Schedule> sched(m);
+  float *sc = scalars.data_ptr<float>();
+  float m_x = sc[0], m_d = sc[1];
+  for (int64_t b = 0; b < m; ++b) {
+    const float xa = fabs_max(x + b * n, n);
+    const float da = fabs_max(d + b * p, p);
+    if (auto_scale) {
+      update_auto_scale(m_x, xa, auto_momentum, (int)m);
+      update_auto_scale(m_d, da, auto_momentum, (int)m);
+    }
+    float count_lr = fast_lr * ((float)desired_bl * dw_min_a);
+    if (m_x > 0.0f && m_d > 0.0f) {
+      count_lr /= m_x * m_d;
+    }
+    sched[b] = update_management(fabsf(count_lr), xa, da, weight_granularity, desired_bl);
+  }
+  sc[0] = m_x;
+  sc[1] = m_d;
+  const int64_t s0 = pointer.data_ptr<int64_t>()[0];
+  std::vector<uint8_t> flips(m, 0);
+  if (transfer_lr != 0.0f && in_chop_prob > 0.0f) {
+    Draws draws(key, call, CHOPPER, 0, 0);
+    for (int64_t b = 0; b < m; ++b) {
+      flips[b] = draws.uniform((uint32_t)b) < in_chop_prob;  // element = vector here
+    }
+  }
+
+  // 2. pulse trains: active x columns per (vector, slot), signed j+1; d bits as masks per (vector, row)
+  std::vector<std::vector<int32_t>> x_active((size_t)m * desired_bl);
+  std::vector<uint8_t> d_bits((size_t)m * p, 0);
+  at::parallel_for(0, m, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const Schedule &s = sched[b];
+      for (int t = 0; t < s.bl; ++t) {
+        Draws x_draws(key, call, X_BITS, (uint32_t)t, (uint32_t)b);
+        Draws d_draws(key, call, D_BITS, (uint32_t)t, (uint32_t)b);
+        auto &active = x_active[(size_t)b * desired_bl + t];
+        for (int64_t j = 0; j < n; ++j) {
+          const float v = x[b * n + j];
+          const float pp = fabsf(v) * s.x_scale;
+          if (pp == 0.0f) continue;
+          if (pp > x_draws.uniform((uint32_t)j)) active.push_back((v > 0.0f) ? (int32_t)(j + 1) : -(int32_t)(j + 1));
+        }
+        for (int64_t i = 0; i < p; ++i) {
+          const float pp = fabsf(d[b * p + i]) * s.d_scale;
+          if (pp == 0.0f) continue;
+          if (pp > d_draws.uniform((uint32_t)i)) d_bits[(size_t)b * p + i] |= (uint8_t)(1u << t);
+        }
+      }
+    }
+  });
+
+  // 3. per row block: pulses on A vector by vector, then the transfer of column s0 + b
+  const Device da_dev = device_of(dev_a, (float)cfg[A_DW_MIN_STD], (float)cfg[A_WRITE_NOISE], cfg[A_MULT_NOISE] != 0.0);
+  const Device dc_dev = device_of(dev_c, (float)cfg[C_DW_MIN_STD], (float)cfg[C_WRITE_NOISE], cfg[C_MULT_NOISE] != 0.0);
+  float *A = a.data_ptr<float>();
+  float *A_app = a_app.data_ptr<float>();
+  float *H = h.data_ptr<float>();
+  float *C = c.data_ptr<float>();
+  float *C_app = c_app.data_ptr<float>();
+  const uint8_t *chop0 = chopper.data_ptr<uint8_t>();
+  const bool a_noise = da_dev.write_noise > 0.0f;
+  const bool c_noise = dc_dev.write_noise > 0.0f;
+  std::atomic<int64_t> a_pulses{0}, c_pulses{0};
+
+  at::parallel_for(0, p, 8, [&](int64_t i0, int64_t i1) {
+    std::vector<uint8_t> chop(chop0, chop0 + n);
+    int64_t my_a = 0, my_c = 0;
+    for (int64_t b = 0; b < m; ++b) {
+      const Schedule &s = sched[b];
+      for (int t = 0; t < s.bl; ++t) {
+        const auto &cols = x_active[(size_t)b * desired_bl + t];
+        if (cols.empty()) continue;
+        Draws pulse_noise(key, call, A_PULSE, (uint32_t)t, (uint32_t)b);
+        Draws write_noise(key, call, A_WRITE, (uint32_t)t, (uint32_t)b);
+        for (int64_t i = i0; i < i1; ++i) {
+          if (!((d_bits[(size_t)b * p + i] >> t) & 1u)) continue;
+          const int d_sign = (d[b * p + i] < 0.0f) ? -1 : 1;  // lr_sign +1, out chopper +1
+          for (const int32_t signed_j : cols) {
+            const int64_t j = (signed_j < 0) ? -(int64_t)signed_j - 1 : (int64_t)signed_j - 1;
+            int sign = (signed_j < 0) ? -d_sign : d_sign;
+            if (chop[j]) sign = -sign;
+            const int64_t e = i * n + j;
+            const float xi = pulse_noise.normal((uint32_t)e);
+            const float xw = a_noise ? write_noise.normal((uint32_t)e) : 0.0f;
+            pulse(da_dev, e, sign > 0, xi, xw, A[e], A_app[e]);
+            ++my_a;
+          }
+        }
+      }
+      if (transfer_lr == 0.0f) continue;  // readAndUpdate returns at lr 0 (the pointer still moves)
+      const int64_t j = (s0 + b) % n;
+      const bool in_chop = chop[j] != 0;
+      Draws read_noise_draws(key, call, READ, 0, (uint32_t)b);
+      Draws c_pulse_noise(key, call, C_PULSE, 0, (uint32_t)b);
+      Draws c_write_noise(key, call, C_WRITE, 0, (uint32_t)b);
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t e = i * n + j;
+        float r = A_app[e];  // one-hot read: the DAC maps 1 to exactly 1, the gemv adds exact zeros
+        if (read_noise > 0.0f) r += read_noise * read_noise_draws.normal((uint32_t)i);
+        if (read_res > 0.0f) r = rintf(r / read_res) * read_res;
+        r = (r > read_bound) ? read_bound : r;
+        r = (r < -read_bound) ? -read_bound : r;
+        const float val = r * lr_scale;
+        float omega = H[e] + (in_chop ? -val : val);
+        float n_steps = 0.0f;
+        if (fabsf(omega) >= 1.0f) {
+          n_steps = fmaxf(fminf(truncf(omega), max_steps), -max_steps);
+          if (forget_buffer) {
+            omega *= momentum;
+          } else {
+            omega -= sub_momentum * n_steps;
+          }
+        }
+        H[e] = omega;
+        if (n_steps != 0.0f) {  // one pulse on C: up for a positive step
+          const float xi = c_pulse_noise.normal((uint32_t)i);
+          const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
+          pulse(dc_dev, e, n_steps < 0.0f, xi, xw, C[e], C_app[e]);
+          ++my_c;
+        }
+      }
+      if (flips[b]) chop[j] ^= 1u;
+    }
+    a_pulses += my_a;
+    c_pulses += my_c;
+  });
+
+  // 4. the chopper and the pointer after the batch
+  uint8_t *chop_out = chopper.data_ptr<uint8_t>();
+  for (int64_t b = 0; b < m; ++b) {
+    if (flips[b]) chop_out[(s0 + b) % n] ^= 1u;
+  }
+  pointer.data_ptr<int64_t>()[0] = (s0 + m) % n;
+  auto counts = torch::empty({3}, torch::kInt64);
+  counts[0] = a_pulses.load();
+  counts[1] = c_pulses.load();
+  counts[2] = transfer_lr != 0.0f ? m : 0;
+  return counts;
+}
+
+}  // namespace analog_tl
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
+  module.doc() = "c-TTv2 tile update (aihwkit 1.2.0 CPU semantics) with Philox random streams";
+  module.def("cttv2_update", &analog_tl::cttv2_update, "One AnalogSGD step of one c-TTv2 tile, in place");
+  module.def("set_normal_table", &analog_tl::set_normal_table, "Set the 65536-entry normal table (once)");
+  module.def("philox_normal", &analog_tl::philox_normal, "Standard normals [len(rows), cols] from Philox4x32-10");
+  module.def("philox_uniform", &analog_tl::philox_uniform, "Uniforms in [0, 1) [len(rows), cols] from Philox4x32-10");
+}

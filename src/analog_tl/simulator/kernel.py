@@ -1,0 +1,97 @@
+"""Building and loading the compiled c-TTv2 kernel (``csrc/cttv2.cpp``).
+
+The kernel is compiled once with torch's C++ extension mechanism into a cache
+folder named by :func:`build_key`: a hash of the source, the compiler flags,
+the compiler's version, torch's version and the Python version, so that a
+change to any of them builds a new binary and an old binary is never loaded
+against a new torch. The cache root is ``$ANALOG_TL_CACHE/kernels``
+(default ``~/.cache/analog-tl/kernels``). ``python -m analog_tl.simulator.kernel``
+builds it (the set-up script does); it needs a C++ compiler and ninja, no network.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).parent / "csrc" / "cttv2.cpp"
+# -ffp-contract=off: no fused multiply-add, so float32 results match aihwkit's expression by expression
+CFLAGS = ("-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-fno-fast-math")
+LDFLAGS = ("-fopenmp",)
+NORMAL_TABLE_SIZE = 2**16
+
+
+class KernelBuildError(RuntimeError):
+    """The C++ kernel could not be compiled (no compiler, no ninja, or a compile error)."""
+
+
+def _compiler_version() -> str:
+    compiler = os.environ.get("CXX", "c++")
+    try:
+        return subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError) as error:
+        raise KernelBuildError(f"no working C++ compiler {compiler!r} to build the c-TTv2 kernel: {error}") from error
+
+
+def build_key() -> str:
+    """Hash of everything the binary depends on (16 hex digits)."""
+    parts = [SOURCE.read_bytes(), " ".join(CFLAGS + LDFLAGS).encode(), _compiler_version().encode(),
+             torch.__version__.encode(), sys.version.encode()]
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:16]
+
+
+def cache_root() -> Path:
+    """Where compiled kernels live."""
+    return Path(os.environ.get("ANALOG_TL_CACHE", Path.home() / ".cache" / "analog-tl")) / "kernels"
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> ModuleType:
+    """The compiled kernel module (built on first use, then loaded from the cache)."""
+    from torch.utils import cpp_extension
+
+    key = build_key()
+    folder = cache_root() / f"cttv2-{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"analog_tl_cttv2_{key}"
+    if not any(folder.glob(f"{name}*.so")):
+        log.info("compiling the c-TTv2 kernel into %s (once; about a minute)", folder)
+    try:
+        module = cpp_extension.load(
+            name=name, sources=[str(SOURCE)], extra_cflags=list(CFLAGS), extra_ldflags=list(LDFLAGS),
+            build_directory=str(folder), verbose=False,
+        )
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+        raise KernelBuildError(f"building the c-TTv2 kernel in {folder} failed: {error}") from error
+    module.set_normal_table(normal_table())
+    return module
+
+
+def normal_table() -> torch.Tensor:
+    """The kernel's 2^16 standard normals: quantiles at (k + 0.5) / 2^16, rescaled to SD 1 (float32).
+
+    Symmetric, so the mean is 0 exactly; the tails end at 4.3 SD. A Philox word
+    indexes it 16 bits at a time.
+    """
+    levels = (torch.arange(NORMAL_TABLE_SIZE, dtype=torch.float64) + 0.5) / NORMAL_TABLE_SIZE
+    table = torch.special.ndtri(levels)
+    return (table / table.pow(2).mean().sqrt()).to(torch.float32)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    module = load()
+    print(f"c-TTv2 kernel ready: {module.__file__}")

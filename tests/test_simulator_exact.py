@@ -1,0 +1,110 @@
+"""Protocol V1: with every random element made deterministic, the simulator equals aihwkit bit for bit.
+
+Deterministic: no cycle-to-cycle noise, no read noise, fast_lr 100 (so the
+update management clips to BL 5 with every line probability 0 or >= 1, and
+x_j in {0, +-x_max}, |d_i| in {0} or [d_max/2, d_max]), chopper probability 0
+or 1. Device-to-device variation stays on (it is drawn at construction, so the
+two simulators see the same, non-uniform devices). A, C, H, choppers, running
+maxima and the pointer are compared after every batch, over mixed batch sizes.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from simulator_helpers import DETERMINISTIC_DEVICE, aihwkit_state, aihwkit_update, rpu_config, sim_state, tile_pair
+
+
+def _device(**fields):
+    from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
+
+    return SoftBoundsReferenceDevice(**{"w_max": 1.0, "w_min": -1.0, "dw_min_std": 0.0, **fields})
+
+
+def _batch(m: int, n: int, p: int, drift: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """x in {0, +-xa}; |d| in {0} or [da/2, da], signs leaning on ``drift`` (so A grows towards its bounds)."""
+    xa = 0.5 + float(torch.rand(1, generator=g))
+    x = torch.randint(-1, 2, (m, n), generator=g).float() * xa
+    x[:, 0] = xa
+    da = 0.01 + 0.1 * float(torch.rand(1, generator=g))
+    magnitude = (0.5 + 0.5 * torch.rand(m, p, generator=g)) * da
+    sign = torch.where(torch.rand(m, p, generator=g) < 0.8, drift, -drift)
+    d = magnitude * sign * (torch.rand(m, p, generator=g) < 0.8)
+    d[:, 0] = da * drift[0]
+    if m > 2:
+        x[1] = 0.0  # an all-zero x vector: no pulses, the transfer still happens
+        d[2] = 0.0  # an all-zero d vector
+    return x, d
+
+
+VARIANTS = {
+    "chopper 0, lr 0.5": ({}, {"in_chop_prob": 0.0}, 0.5, 6, 4),
+    "chopper 1, lr 50": ({}, {"in_chop_prob": 1.0}, 50.0, 6, 4),
+    "momentum 0.3, no forget": ({}, {"in_chop_prob": 1.0, "momentum": 0.3, "forget_buffer": False}, 50.0, 6, 4),
+    "momentum 0.3, forget": ({}, {"in_chop_prob": 0.0, "momentum": 0.3}, 5.0, 5, 3),
+    "no device variation, lr 50": (DETERMINISTIC_DEVICE, {"in_chop_prob": 0.0}, 50.0, 6, 4),
+    "reference and up_down": ({"reference_mean": 0.2, "reference_std": 0.1, "up_down": 0.1},
+                              {"in_chop_prob": 1.0}, 50.0, 6, 4),
+    "symmetry point subtracted, log-normal": ({"subtract_symmetry_point": True, "dw_min_dtod_log_normal": True,
+                                              "up_down_dtod": 0.2}, {"in_chop_prob": 0.0}, 5.0, 6, 4),
+    "m > n, small bounds": ({"w_max": 0.3, "w_min": -0.2}, {"in_chop_prob": 0.0}, 50.0, 3, 5),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_update_is_bit_exact(name: str) -> None:
+    device_fields, compound, lr, n, p = VARIANTS[name]
+    config = rpu_config(_device(**device_fields), fast_lr=100.0, **compound)
+    config.device.transfer_forward.out_noise = 0.0
+    g = torch.Generator().manual_seed(len(name))
+    weights = 0.3 * torch.randn(p, n, generator=g)
+    tile, sim = tile_pair(config, p, n, weights)
+    drift = torch.where(torch.rand(p, generator=g) < 0.5, -1.0, 1.0)
+    c_pulses = 0
+    for k in range(60):
+        m = [1, 3, 7, 16][k % 4]
+        x, d = _batch(m, n, p, drift, g)
+        aihwkit_update(tile, x, d, lr)
+        c_pulses += int(sim.update(x, d, lr)[1])
+        expected, got = aihwkit_state(tile), sim_state(sim)
+        for key, value in expected.items():
+            assert torch.equal(got[key].to(value.dtype), value), f"{name}: {key} differs after batch {k}"
+    assert c_pulses >= 20, f"{name}: only {c_pulses} C pulses; the test would not see a wrong transfer"
+    assert float(sim.fast_apparent.abs().max()) > 0.05, f"{name}: A hardly moved"
+
+
+def _io_pair(out_noise: float = 0.0):
+    from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
+
+    config = rpu_config(SoftBoundsReferenceDevice(w_max=1.0, w_min=-1.0))
+    config.forward.out_noise = out_noise
+    config.backward.out_noise = out_noise
+    g = torch.Generator().manual_seed(3)
+    weights = (0.3 + 0.3 * torch.randn(24, 256, generator=g)).clamp(-0.99, 0.99)
+    return config, weights, g
+
+
+def _compare(expected: torch.Tensor, got: torch.Tensor, scale: torch.Tensor, step: float, what: str) -> float:
+    """Outputs equal, or apart by at most one ADC step at the row's scale; returns the fraction apart."""
+    apart = expected != got
+    assert ((expected - got).abs() <= scale[:, None] * step * 1.0001).all(), f"{what}: more than one ADC step apart"
+    assert apart.float().mean() < 0.01, f"{what}: {apart.float().mean():.3%} of outputs apart"
+    return float(apart.float().mean())
+
+
+def test_forward_and_backward_match_aihwkit_with_noise_off() -> None:
+    """Noise off: equal, or one ADC step apart where float32 sums differ; bound management rounds included."""
+    config, weights, g = _io_pair()
+    tile, sim = tile_pair(config, 24, 256, weights)
+    x = torch.randn(400, 256, generator=g)
+    x[::3] = x[::3].abs()  # same-sign inputs saturate the outputs: bound management rounds 2 to 4
+    x[::17] = 1.0  # and rounds up to 5
+    x[5] = 0.0
+    nm = x.abs().amax(dim=1)
+    unreduced = (x / nm.clamp_min(1e-30)[:, None]) @ weights.t()
+    assert (unreduced.abs().amax(dim=1) > 12 * 4).sum() >= 20, "too few vectors need several bound-management rounds"
+    _compare(tile.forward(x), sim.forward_mvm(x), nm * 16, sim.settings.forward.out_res, "forward")
+    assert torch.equal(sim.forward_mvm(x)[5], torch.zeros(24))
+    d = 0.01 * torch.randn(400, 24, generator=g)
+    _compare(tile.backward(d), sim.backward_mvm(d), d.abs().amax(dim=1), sim.settings.backward.out_res, "backward")
