@@ -129,9 +129,11 @@ def test_every_kill_happened_where_intended_and_the_restarts_resumed(interrupted
     assert "2class/analog_tl/noise~0.0/fast_lr~0.1/seed~0: resumed after epoch 1 of 3" in log
 
 
-def test_digital_results_are_bit_identical_to_an_uninterrupted_run(interrupted, reference):
+def test_digital_and_analog_results_are_bit_identical_to_an_uninterrupted_run(interrupted, reference):
+    """Analog runs too: the fast simulator's random streams are seeded and restored with the tiles."""
     results, _ = interrupted
-    for run in DIGITAL_RUNS:
+    assert CONFIG["analog"]["simulator"] == "fast"
+    for run in DIGITAL_RUNS + ANALOG_RUNS:
         pd.testing.assert_frame_equal(metrics_without_time(results / run), metrics_without_time(reference / run))
         assert final_without_time(results / run) == final_without_time(reference / run), run  # model SHA-256 included
 
@@ -143,9 +145,8 @@ def test_tables_match_the_uninterrupted_run(interrupted, reference):
         ours = pd.read_csv(results / "tables" / f"{table}.csv").drop(columns=["seconds", "train_seconds"], errors="ignore")
         theirs = pd.read_csv(reference / "tables" / f"{table}.csv").drop(columns=["seconds", "train_seconds"], errors="ignore")
         assert list(ours.columns) == list(theirs.columns) and len(ours) == len(theirs)
-        digital = ours["mode"].str.startswith("digital")
-        pd.testing.assert_frame_equal(ours[digital].reset_index(drop=True), theirs[digital].reset_index(drop=True))
-        assert ours[~digital][key].equals(theirs[~digital][key])  # analog: same runs; numbers are noisy (README)
+        assert ours[key].equals(theirs[key])
+        pd.testing.assert_frame_equal(ours, theirs)  # analog rows too (fast simulator: bit-reproducible)
 
 
 def test_analog_runs_finished_every_epoch_and_states_are_gone(interrupted):

@@ -101,7 +101,7 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class AnalogConfig:
-    """c-TTv2 on aihwkit: Table I values, the device and the tile mapping."""
+    """c-TTv2: Table I values, the device, the tile mapping, and which simulator trains the tiles."""
 
     device: DeviceConfig = field(default_factory=DeviceConfig)
     compound: dict[str, Any] = field(default_factory=dict)
@@ -110,6 +110,7 @@ class AnalogConfig:
     backward: dict[str, Any] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     construction_seed: int = 1  # aihwkit treats 0 as "draw a clock-seeded device population"
+    simulator: str = "aihwkit"  # aihwkit | fast (analog_tl.simulator: same step, compiled kernel, seeded)
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:

@@ -198,13 +198,15 @@ def finetune_params(kind, seed, lr=None, epochs=None, freeze_digital=False):
 def analog_params(fast_lr=None):
     """AnalogConfig fields: device, c-TTv2 compound (with ``fast_lr`` if given), mapping, IO and update settings.
 
-    Without ``fast_lr`` (the conversion) the compound has none: what conversion
-    computes (device maps, programmed weights) does not depend on it.
+    Without ``fast_lr`` (the conversion) the compound has neither ``fast_lr`` nor
+    the simulator: what conversion computes (device maps, programmed weights)
+    depends on neither.
     """
     keys = ("device", "compound", "mapping", "forward", "backward", "update", "construction_seed")
     params = {k: config["analog"][k] for k in keys}
     if fast_lr is not None:
         params["compound"] = {**params["compound"], "fast_lr": float(fast_lr)}
+        params["simulator"] = config["analog"]["simulator"]
     return params
 
 

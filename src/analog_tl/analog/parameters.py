@@ -1,5 +1,8 @@
 """Which parameters train on analog tiles and which digitally, and freezing the digital ones.
 
+The fast simulator's tiles (:class:`~analog_tl.simulator.tile.SimTile`) hold
+their weights as buffers, so all of a simulator model's parameters are digital.
+
 In an aihwkit model only the weights of converted ``nn.Linear`` layers live on
 analog tiles (trained by the c-TTv2 pulsed update); LayerNorms, biases
 (``digital_bias=True``) and other tensors such as Swin's relative-position
@@ -12,6 +15,8 @@ from collections import Counter
 from typing import Any
 
 from torch import nn
+
+from analog_tl.simulator.tile import SimTile
 
 
 def _is_analog(parameter: nn.Parameter) -> bool:
@@ -28,9 +33,9 @@ def _digital_kind(module: nn.Module, name: str) -> str:
 
 def parameter_counts(model: nn.Module) -> dict[str, Any]:
     """Trainable scalars by where they train: analog tile weights, digital trained, digital frozen, digital by kind."""
-    analog = 0
+    analog = sum(m.out_size * m.in_size for m in model.modules() if isinstance(m, SimTile))  # the fast simulator's
     if hasattr(model, "named_analog_layers"):
-        analog = sum(t.out_size * t.in_size for _, layer in model.named_analog_layers() for t in layer.analog_tiles())
+        analog += sum(t.out_size * t.in_size for _, layer in model.named_analog_layers() for t in layer.analog_tiles())
     trained, frozen, kinds = 0, 0, Counter()
     for module in model.modules():
         for name, parameter in module.named_parameters(recurse=False):

@@ -108,3 +108,23 @@ def from_aihwkit(analog: nn.Module, template: nn.Module, rpu_config: Any, seed: 
 def simulated_layers(model: nn.Module) -> list[tuple[str, AnalogLinear]]:
     """The simulator's analog layers of ``model``, by module name."""
     return [(name, m) for name, m in model.named_modules() if isinstance(m, AnalogLinear)]
+
+
+def describe(model: nn.Module, seed: int) -> dict[str, Any]:
+    """What a run record says about the simulator: settings, kernel build, random streams, tile keys."""
+    from analog_tl.simulator import kernel
+
+    layers = simulated_layers(model)
+    settings = layers[0][1].tiles[0].settings.as_dict() if layers else {}
+    return {
+        "name": "fast",
+        "implementation": "analog_tl.simulator (aihwkit 1.2.0 CPU c-TTv2 step; compiled kernel csrc/cttv2.cpp)",
+        "kernel_build_key": kernel.build_key(),
+        "settings": settings,
+        "runtime_noise": "Philox4x32-10 streams keyed by tile key, call counter, stream, vector and element; "
+                         "normals from a 2^16-entry quantile table: bit-reproducible",
+        "seed": seed,
+        "tile_key_rule": "analog_tl.simulator.convert.tile_key(seed, layer, tile)",
+        "tiles": [{"layer": name, "tile": index, "key": int(tile.key)}
+                  for name, layer in layers for index, tile in enumerate(layer.tiles)],
+    }

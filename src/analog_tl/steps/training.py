@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from analog_tl.analog.devices import build_device, device_summary
+from analog_tl.analog.devices import AnalogConfigError, build_device, device_summary
 from analog_tl.analog.parameters import freeze_digital, parameter_counts
 from analog_tl.analog.populations import population_seeds
 from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
@@ -236,6 +236,47 @@ def analog_record(analog: nn.Module, analog_cfg: AnalogConfig) -> dict[str, Any]
     }
 
 
+SIMULATORS = ("aihwkit", "fast")
+
+
+def check_simulator(analog_cfg: AnalogConfig, rpu_config: Any) -> None:
+    """Fail before any work if ``analog_cfg.simulator`` is unknown or cannot simulate ``rpu_config``."""
+    if analog_cfg.simulator not in SIMULATORS:
+        raise AnalogConfigError(f"analog.simulator: unknown simulator {analog_cfg.simulator!r}; use one of {SIMULATORS}")
+    if analog_cfg.simulator == "fast":
+        from analog_tl.simulator import check_scope
+
+        check_scope(rpu_config)
+
+
+def simulator_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The fast simulator's ``AnalogSGD`` with the run's learning rate."""
+    from analog_tl.simulator import AnalogSGD
+
+    return AnalogSGD(model, lr=config.lr)
+
+
+def trainable(
+    analog: nn.Module, rpu_config: Any, analog_cfg: AnalogConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,
+    n_classes: int,
+) -> tuple[nn.Module, Any, dict[str, Any]]:
+    """The model that trains, its optimiser factory and the simulator's record.
+
+    aihwkit: the converted model and aihwkit's ``AnalogSGD``. fast: the
+    simulator's copy of it (same devices and state, tiles keyed by the run's
+    seed) and the simulator's ``AnalogSGD``.
+    """
+    if analog_cfg.simulator == "aihwkit":
+        record = {"name": "aihwkit", "runtime_noise": "clock-seeded (aihwkit offers no seed): not bit-reproducible"}
+        return analog, functools.partial(analog_optimizer, config=train_cfg), record
+    from analog_tl import simulator
+
+    template = build_model(model_cfg, n_classes, seed=0)  # structure only: every tensor is copied from ``analog``
+    model = simulator.from_aihwkit(analog, template, rpu_config, seed=train_cfg.seed)
+    record = simulator.describe(model, seed=train_cfg.seed)
+    return model, functools.partial(simulator_optimizer, config=train_cfg), record
+
+
 def _fit_analog(
     analog: nn.Module,
     rpu_config: Any,
@@ -252,13 +293,16 @@ def _fit_analog(
 ) -> dict[str, Any]:
     """Train an analog model with AnalogSGD and write its run folder (settings and rpu_config recorded).
 
-    With ``train_cfg.freeze_digital`` only the analog tiles train.
+    With ``train_cfg.freeze_digital`` only the analog tiles train. The
+    simulator (``analog_cfg.simulator``) trains either aihwkit's model or the
+    fast simulator's copy of it; everything recorded about the devices is read
+    from the aihwkit model before training.
     """
     layout = analog_layout(analog)
     log.info("%s: %d analog layers, %d tiles", label, len(layout), analog.analog_tile_count())
     if train_cfg.freeze_digital:
         log.info("%s: %d digital parameters frozen", label, freeze_digital(analog))
-    settings = {**settings, "fast_lr": rpu_config.device.fast_lr}
+    settings = {**settings, "fast_lr": rpu_config.device.fast_lr, "simulator": analog_cfg.simulator}
     record = {
         **_run_record(settings, analog, model_cfg, train_cfg, data_path),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),
@@ -268,9 +312,12 @@ def _fit_analog(
         **analog_record(analog, analog_cfg),
         **extra_record,
     }
+    model, make_optimizer, record["simulator"] = trainable(
+        analog, rpu_config, analog_cfg, model_cfg, train_cfg, len(data.classes)
+    )
     return train_and_write(
-        analog, functools.partial(analog_optimizer, config=train_cfg), data, train_cfg, out_dir, record,
-        _checkpoint(data.classes, model_cfg), context, label, analog=True,
+        model, make_optimizer, data, train_cfg, out_dir, record, _checkpoint(data.classes, model_cfg), context, label,
+        analog=True,
     )
 
 
@@ -294,6 +341,7 @@ def finetune_analog(
     """
     data = load_prepared(data_path)
     rpu_config = build_rpu_config(analog_cfg)
+    check_simulator(analog_cfg, rpu_config)
     digital = build_model(model_cfg, len(data.classes), seed=train_cfg.seed)
     analog = convert(digital, rpu_config, populate=init_path is None)  # a converted model brings its populations
     extra: dict[str, Any] = {}
@@ -334,6 +382,7 @@ def finetune_analog_sweep(
     data = load_prepared(data_path)
     swept = apply_sweep(analog_cfg, point)
     rpu_config = build_rpu_config(swept)
+    check_simulator(swept, rpu_config)
     analog, noise = analog_from_pretrained(
         pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed, head_noise
     )

@@ -1,0 +1,136 @@
+"""Benchmark: one training step (forward, backward, optimiser step) digital, aihwkit c-TTv2 and the fast simulator.
+
+Usage (one command, everything side by side on this machine)::
+
+    .venv/bin/python scripts/benchmark_simulator.py                 # small and paper Swin, batch 8 and 32
+    .venv/bin/python scripts/benchmark_simulator.py --models small  # the quick part only
+
+Each (model, batch, simulator) case runs in its own process, so its peak
+memory (max RSS) is its own; the step time is the median over the measured
+steps after one warm-up step. Writes ``results/benchmarks/simulator.csv`` and
+prints a Markdown table with the ratios to the digital step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = ("digital", "aihwkit", "fast")
+
+
+def _step_times(model, optimizer, batch: int, steps: int, classes: int = 5) -> list[float]:
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, 32, 32, generator=g)
+    y = torch.randint(0, classes, (batch,), generator=g)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    times = []
+    for _ in range(steps + 1):  # the first step warms up (kernel load, allocations)
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def run_case(model_name: str, batch: int, case: str, steps: int, threads: int) -> dict:
+    """Build the model for ``case`` and time ``steps`` training steps."""
+    import torch
+
+    from analog_tl.analog.rpu import build_rpu_config
+    from analog_tl.analog.transfer import convert
+    from analog_tl.config import AnalogConfig, ModelConfig
+    from analog_tl.models.factory import build_model
+
+    torch.set_num_threads(threads)
+    digital = build_model(ModelConfig(backbone="swin", preset=model_name), 5, seed=0)
+    if case == "digital":
+        model, optimizer = digital, torch.optim.SGD(digital.parameters(), lr=0.01)
+    else:
+        rpu_config = build_rpu_config(AnalogConfig())
+        analog = convert(digital, rpu_config)
+        if case == "aihwkit":
+            from aihwkit.optim import AnalogSGD
+
+            model, optimizer = analog, AnalogSGD(analog.parameters(), lr=0.01)
+            optimizer.regroup_param_groups(analog)
+        else:
+            from analog_tl.simulator import AnalogSGD, from_aihwkit
+
+            model = from_aihwkit(analog, digital, rpu_config, seed=0)
+            optimizer = AnalogSGD(model, lr=0.01)
+    times = _step_times(model, optimizer, batch, steps)
+    return {
+        "model": model_name, "batch": batch, "simulator": case, "threads": threads, "steps": steps,
+        "step_seconds": statistics.median(times), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--case", json.dumps([model, batch, case, steps, threads])]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _steps(model: str, case: str, args: argparse.Namespace) -> int:
+    if case == "aihwkit":
+        return args.aihwkit_steps if model == "paper" else max(args.steps // 2, 2)
+    return args.steps
+
+
+def _table(rows: list[dict]) -> str:
+    digital = {(r["model"], r["batch"]): r["step_seconds"] for r in rows if r["simulator"] == "digital"}
+    lines = ["| model | batch | simulator | step (s) | x digital | peak RSS (MiB) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = r["step_seconds"] / digital[(r["model"], r["batch"])]
+        lines.append(f"| {r['model']} | {r['batch']} | {r['simulator']} | {r['step_seconds']:.4f} | {ratio:.1f} | "
+                     f"{r['peak_rss_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["small", "paper"], choices=["tiny", "small", "paper"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[8, 32])
+    parser.add_argument("--steps", type=int, default=10, help="measured steps per case (digital and fast)")
+    parser.add_argument("--aihwkit-steps", type=int, default=2, help="measured aihwkit steps of the paper Swin")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/simulator.csv"))
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(*json.loads(args.case))))
+        return
+    rows = []
+    for model in args.models:
+        for batch in args.batches:
+            for case in CASES:
+                start = time.perf_counter()
+                rows.append(_in_subprocess(model, batch, case, _steps(model, case, args), args.threads))
+                print(f"{model} batch {batch} {case}: {rows[-1]['step_seconds']:.4f} s/step "
+                      f"(case took {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    import pandas as pd
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows)
+    frame["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(args.out)
+    print(_table(rows))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
