@@ -11,6 +11,9 @@
 #   folder keyed by the aihwkit, torch and Python versions, the machine and
 #   the build-tool pins, so a second set-up takes seconds and a torch change
 #   can never reuse a wheel built for another torch.
+# - The fast simulator's C++ kernel (src/analog_tl/simulator/csrc): compiled
+#   once into $ANALOG_TL_CACHE/kernels/cttv2-<hash of source, flags, compiler,
+#   torch and Python>, then loaded from there.
 # - System packages for the build (g++, OpenBLAS headers) are installed with
 #   apt-get when running as root; otherwise the script stops and names them.
 #
@@ -118,6 +121,9 @@ main() {
     pip_install -r "$REQUIREMENTS"
     ensure_aihwkit
     pip_install --no-deps --no-build-isolation -e .
+    say "building the fast simulator's c-TTv2 kernel (cached under $CACHE/kernels by a hash of its source, flags, compiler, torch and Python)"
+    ANALOG_TL_CACHE="$CACHE" "$VENV/bin/python" -m analog_tl.simulator.kernel >&2 \
+        || die "building the c-TTv2 kernel failed (needs g++; log above)"
     "$VENV/bin/python" - <<'EOF'
 import aihwkit, matplotlib, pandas, snakemake, timm, torch, torchvision
 from aihwkit.simulator.rpu_base import cuda

@@ -240,8 +240,10 @@ def test_training_whose_loss_becomes_nan(tmp_path):
     [
         ({"name": "SoftBoundsDevicee", "fields": {}}, "analog.device.name: unknown pulsed device 'SoftBoundsDevicee'"),
         ({"name": "SoftBoundsReferenceDevice", "fields": {"dw_mim": 0.01}}, "dw_mim"),
+        ({"name": "ConstantStepDevice", "fields": {}},
+         "analog.simulator 'fast' does not simulate rpu_config.device.unit_cell_devices[0] = ConstantStepDevice"),
     ],
-    ids=["unknown device class", "unknown device field"],
+    ids=["unknown device class", "unknown device field", "device outside the fast simulator's scope"],
 )
 def test_device_mistakes_fail_before_analog_training(tmp_path, device, message):
     config = changed(_set("analog.device", device))

@@ -135,6 +135,8 @@ def test_runs_table_and_run_records(finished_run):
     assert len(tiles) == sum(layer["tiles"] for layer in record["analog_layers"]) and len({t["seed"] for t in tiles}) == len(tiles)
     assert [p["device"] for p in record["symmetry_points"]] == [0, 1]
     assert record["parameters"]["digital_trained"] > 0 and record["parameters"]["analog_weights"] > 0
+    assert record["settings"]["simulator"] == "fast" and record["simulator"]["name"] == "fast"
+    assert len(record["simulator"]["tiles"]) == len(tiles)  # every tile's random key is recorded
     frozen = runs[runs["mode"] == "analog_tl_frozen_digital"]
     assert len(frozen) == 2 and (frozen.digital_trained_parameters == 0).all() and (frozen.digital_frozen_parameters > 0).all()
     analog = runs[runs["mode"].str.startswith("analog")]
@@ -206,6 +208,23 @@ def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
         "plot_fig4": 1,
         "all": 1,
     }
+
+
+def test_switching_the_simulator_reruns_only_analog_training_and_aihwkit_trains(copy_of_run):
+    """The simulator is a training setting: data, pre-training, conversion and digital runs stay."""
+    config = json.loads(json.dumps(TINY))
+    assert config["analog"]["simulator"] == "fast"
+    config["analog"]["simulator"] = "aihwkit"
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert {"finetune_analog_tl", "train_analog_scratch"} <= set(jobs), jobs
+    unchanged = {"prepare_pretrain_data", "prepare_task_data", "pretrain", "convert_analog", "finetune_digital_tl",
+                 "train_digital_scratch"}
+    assert not unchanged & set(jobs), jobs
+    run = "results/runs/2class/analog_scratch/fast_lr~0.1/seed~0"
+    snakemake(copy_of_run, "--cores", "2", f"{run}/final.json")
+    record = json.loads((copy_of_run / run / "run.json").read_text())
+    assert record["simulator"]["name"] == "aihwkit" and record["settings"]["simulator"] == "aihwkit"
 
 
 def test_adding_an_sps_reading_runs_only_that_reading(copy_of_run):

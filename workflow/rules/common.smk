@@ -314,6 +314,9 @@ def noise_reports():
     )
 
 
+SIMULATOR_NAMES = {"aihwkit": "aihwkit 1.2.0 CPU", "fast": "fast (analog_tl.simulator, aihwkit 1.2.0's CPU step, seeded)"}
+
+
 def settings_caption():
     """One line with the run's settings, for figure titles and report captions."""
     ft, model = config["finetune"], config["model"]
@@ -325,5 +328,6 @@ def settings_caption():
         f"device {config['analog']['device']['name']} with fields {config['analog']['device']['fields']} "
         "(class, preset, states, pulse/write noise, dtod: the device_* and states columns of the tables), "
         f"construction_seed {config['analog']['construction_seed']} (one device population per tile), "
+        f"analog simulator {SIMULATOR_NAMES[config['analog']['simulator']]}, "
         f"seeds {config['finetune']['seeds']}"
     )

@@ -6,49 +6,39 @@ output step), the bound test and clip; with iterative bound management a
 vector whose output saturates is computed again at half the input scale, with
 fresh noise, up to aihwkit's limits. All vectors are computed at once as one
 matrix product per round; only the vectors that fail the bound test go on to
-the next round. Float32 operations follow aihwkit's order; the sums of the
-product are BLAS's, so an output can land one ADC step from aihwkit's where
-the float32 sum order differs.
+the next round. The elementwise DAC and ADC steps run in the compiled kernel
+(float32, in aihwkit's order); the sums of the product are BLAS's, so an
+output can land one ADC step from aihwkit's where the float32 sum order
+differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import numpy as np
 import torch
 
+from analog_tl.simulator import kernel
 from analog_tl.simulator.settings import IOSettings
 
-# noise(rows, round) -> standard normals [len(rows), n_out], a pure function of its arguments
-NoiseSource = Callable[[torch.Tensor, int], torch.Tensor]
+FORWARD_STREAM, BACKWARD_STREAM = 1, 2  # csrc/cttv2.cpp ``enum Stream``
 
 
-def _quantise(values: torch.Tensor, step: float) -> torch.Tensor:
-    """aihwkit's ``getDiscretizedValue``: ``rint(value / step) * step`` (half to even); step 0 leaves values."""
-    if step <= 0:
-        return values
-    return torch.round(values / step) * step
+def _bm_limit(io: IOSettings) -> float:
+    """aihwkit stops bound management after the round whose reduction exceeds ``max_bm_res / inp_res`` (float32)."""
+    return float(np.float32(io.max_bm_res) / np.float32(io.inp_res)) if io.inp_res > 0 else float("inf")
 
 
-def _stops(reduction: float, io: IOSettings) -> bool:
-    """aihwkit's stop rule of iterative bound management, after the round at ``reduction``."""
-    if int(reduction) > io.max_bm_factor:
-        return True
-    return io.inp_res > 0 and reduction > float(torch.tensor(io.max_bm_res, dtype=torch.float32)
-                                                / torch.tensor(io.inp_res, dtype=torch.float32))
-
-
-def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, noise: NoiseSource) -> torch.Tensor:
-    """``weight @ v`` for every row ``v`` of ``inputs`` through the IO model.
+def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, key: int, call: int) -> torch.Tensor:
+    """``weight @ v`` for every row ``v`` of ``inputs`` through the forward IO model.
 
     Args:
         weight: [n_out, n_in] float32 (the visible, programmed weights).
         inputs: [m, n_in] float32.
-        io: the pass's IO settings.
-        noise: source of the output noise.
+        io: the pass's IO settings; key, call: the tile's random key and this call's counter.
     Returns:
         [m, n_out] float32.
     """
+    module = kernel.load()
     m, n_out = inputs.shape[0], weight.shape[0]
     out = torch.zeros(m, n_out, dtype=torch.float32)
     if io.noise_management:
@@ -56,54 +46,42 @@ def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, noise
         rows = torch.nonzero(nm > 0).flatten()  # all-zero vectors give 0 and draw nothing
         inv_nm = 1.0 / nm[rows]
     else:
-        rows = torch.arange(m)
-        inv_nm = torch.ones(m, dtype=torch.float32)
+        rows, inv_nm = torch.arange(m), torch.ones(m, dtype=torch.float32)
     one = torch.tensor(1.0, dtype=torch.float32)
-    reduction, bm_round = 1.0, 0
+    reduction, bm_round, limit = 1.0, 0, _bm_limit(io)
     while rows.numel():
         scale = inv_nm / reduction if io.bound_management else inv_nm
-        u = _quantise(inputs[rows] * scale[:, None], io.inp_res).clamp(-io.inp_bound, io.inp_bound)
-        y = u @ weight.t()
-        if io.out_noise > 0:
-            y = y + io.out_noise * noise(rows, bm_round)
-        y = _quantise(y, io.out_res)
-        failed = y > io.out_bound
-        if io.bm_test_negative_bound:
-            failed = failed | (y < -io.out_bound)
-        y = y.clamp(-io.out_bound, io.out_bound)
-        if io.bound_management:
-            out[rows] = y * (one / scale)[:, None]  # aihwkit: scal(out_scale / scale)
-        else:
-            out[rows] = y * (one / inv_nm)[:, None] if io.noise_management else y
-        if not io.bound_management or _stops(reduction, io):
+        u = module.io_prepare(inputs, rows, scale, io.inp_res, io.inp_bound)
+        out_scale = one / scale if (io.noise_management or io.bound_management) else torch.ones_like(scale)
+        y, failed = module.io_finish(u @ weight.t(), rows, out_scale, io.out_noise, io.out_res, io.out_bound,
+                                     io.bm_test_negative_bound, key, call, FORWARD_STREAM, bm_round)
+        out[rows] = y
+        if not io.bound_management or int(reduction) > io.max_bm_factor or reduction > limit:
             break
-        again = failed.any(dim=1)
-        rows, inv_nm = rows[again], inv_nm[again]
+        rows, inv_nm = rows[failed], inv_nm[failed]
         reduction *= 2.0
         bm_round += 1
     return out
 
 
-def analog_mvm_backward(weight: torch.Tensor, grads: torch.Tensor, io: IOSettings, noise: NoiseSource) -> torch.Tensor:
+def analog_mvm_backward(weight: torch.Tensor, grads: torch.Tensor, io: IOSettings, key: int, call: int) -> torch.Tensor:
     """``weight.T @ d`` for every row ``d`` of ``grads`` (aihwkit's ``backwardVector``: no bound management).
 
     Args:
         weight: [n_out, n_in]; grads: [m, n_out]. Returns [m, n_in].
     """
+    module = kernel.load()
     m, n_in = grads.shape[0], weight.shape[1]
     out = torch.zeros(m, n_in, dtype=torch.float32)
-    nm = grads.abs().amax(dim=1) if (io.noise_management and grads.shape[1]) else None
-    if nm is not None:
+    if io.noise_management and grads.shape[1]:
+        nm = grads.abs().amax(dim=1)
         rows = torch.nonzero(nm > 0).flatten()
-        scale = 1.0 / nm[rows]
-        u = grads[rows] * scale[:, None]
+        scale, out_scale = 1.0 / nm[rows], nm[rows]  # aihwkit: scale 1/nm in, scal(out_scale * nm) out
     else:
         rows = torch.arange(m)
-        u = grads
-    u = _quantise(u, io.inp_res).clamp(-io.inp_bound, io.inp_bound)
-    y = u @ weight
-    if io.out_noise > 0:
-        y = y + io.out_noise * noise(rows, 0)
-    y = _quantise(y, io.out_res).clamp(-io.out_bound, io.out_bound)
-    out[rows] = y * nm[rows][:, None] if nm is not None else y  # aihwkit: scal(out_scale * nm)
+        scale = out_scale = torch.ones(m, dtype=torch.float32)
+    u = module.io_prepare(grads, rows, scale, io.inp_res, io.inp_bound)
+    y, _ = module.io_finish(u @ weight, rows, out_scale, io.out_noise, io.out_res, io.out_bound, False, key, call,
+                            BACKWARD_STREAM, 0)
+    out[rows] = y
     return out

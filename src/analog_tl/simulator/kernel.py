@@ -5,7 +5,7 @@ folder named by :func:`build_key`: a hash of the source, the compiler flags,
 the compiler's version, torch's version and the Python version, so that a
 change to any of them builds a new binary and an old binary is never loaded
 against a new torch. The cache root is ``$ANALOG_TL_CACHE/kernels``
-(default ``~/.cache/analog-tl/kernels``). ``python -m analog_tl.simulator.kernel``
+(default ``${XDG_CACHE_HOME:-~/.cache}/analog-tl/kernels``, as ``scripts/setup.sh``). ``python -m analog_tl.simulator.kernel``
 builds it (the set-up script does); it needs a C++ compiler and ninja, no network.
 """
 
@@ -55,7 +55,15 @@ def build_key() -> str:
 
 def cache_root() -> Path:
     """Where compiled kernels live."""
-    return Path(os.environ.get("ANALOG_TL_CACHE", Path.home() / ".cache" / "analog-tl")) / "kernels"
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "analog-tl"
+    return Path(os.environ.get("ANALOG_TL_CACHE", default)) / "kernels"
+
+
+def _ninja_on_path() -> None:
+    """torch runs ``ninja`` from PATH: add this interpreter's bin folder (the venv's pinned ninja) if it is not there."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,6 +71,7 @@ def load() -> ModuleType:
     """The compiled kernel module (built on first use, then loaded from the cache)."""
     from torch.utils import cpp_extension
 
+    _ninja_on_path()
     key = build_key()
     folder = cache_root() / f"cttv2-{key}"
     folder.mkdir(parents=True, exist_ok=True)

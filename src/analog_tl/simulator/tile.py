@@ -34,7 +34,6 @@ from analog_tl.simulator.io_model import analog_mvm, analog_mvm_backward
 from analog_tl.simulator.settings import TileSettings
 
 FORWARD, BACKWARD, UPDATE = 0, 1, 2  # indices into ``calls``
-_FORWARD_STREAM, _BACKWARD_STREAM = 1, 2  # csrc/cttv2.cpp ``enum Stream``
 DEVICE_FIELDS = ("dwmin_up", "dwmin_down", "max_bound", "min_bound", "reference")  # aihwkit's hidden names
 
 
@@ -65,14 +64,6 @@ class SimTile(nn.Module):
         self.calls[which] += 1
         return call
 
-    def _noise(self, stream: int, call: int, n_out: int):
-        module, key = kernel.load(), int(self.key)
-
-        def draw(rows: torch.Tensor, bm_round: int) -> torch.Tensor:
-            return module.philox_normal(key, call, stream, bm_round, rows, n_out)
-
-        return draw
-
     def weights(self) -> torch.Tensor:
         """The visible weights [out, in] (C as read)."""
         return self.slow_apparent.detach().clone()
@@ -80,14 +71,13 @@ class SimTile(nn.Module):
     def forward_mvm(self, x: torch.Tensor) -> torch.Tensor:
         """Analog forward of x [m, in] -> [m, out] (noise on, as in aihwkit's train and eval modes)."""
         call = self._next_call(FORWARD)
-        return analog_mvm(self.slow_apparent, x.detach().float(), self.settings.forward,
-                          self._noise(_FORWARD_STREAM, call, self.out_size))
+        return analog_mvm(self.slow_apparent, x.detach().float().contiguous(), self.settings.forward, int(self.key), call)
 
     def backward_mvm(self, d: torch.Tensor) -> torch.Tensor:
         """Analog backward of d [m, out] -> [m, in]."""
         call = self._next_call(BACKWARD)
-        return analog_mvm_backward(self.slow_apparent, d.detach().float(), self.settings.backward,
-                                   self._noise(_BACKWARD_STREAM, call, self.in_size))
+        return analog_mvm_backward(self.slow_apparent, d.detach().float().contiguous(), self.settings.backward,
+                                   int(self.key), call)
 
     @torch.no_grad()
     def update(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> torch.Tensor:

@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <atomic>
+#include <memory>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -147,6 +148,78 @@ torch::Tensor philox_uniform(int64_t key, int64_t call, int64_t stream, int64_t 
     }
   });
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// IO model, the elementwise parts (ForwardBackwardPassIOManaged): the products are torch's.
+
+inline float quantise(float value, float res) { return (res <= 0.0f) ? value : rintf(value / res) * res; }
+
+// DAC of rows `rows` of inputs [m, n] at per-row scale [len(rows)]: value * scale, quantise, clip.
+torch::Tensor io_prepare(torch::Tensor inputs, torch::Tensor rows, torch::Tensor scale, double res_in, double bound_in) {
+  auto in = inputs.contiguous();
+  auto r = rows.contiguous();
+  auto sc = scale.contiguous();
+  const int64_t k = r.size(0), n = in.size(1);
+  auto out = torch::empty({k, n}, torch::kFloat32);
+  const float *x = in.data_ptr<float>();
+  const int64_t *ri = r.data_ptr<int64_t>();
+  const float *s = sc.data_ptr<float>();
+  float *o = out.data_ptr<float>();
+  const float res = (float)res_in, bound = (float)bound_in;
+  at::parallel_for(0, k, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t a = begin; a < end; ++a) {
+      const float *row = x + ri[a] * n;
+      for (int64_t j = 0; j < n; ++j) {
+        float value = quantise(row[j] * s[a], res);
+        value = (value > bound) ? bound : value;
+        value = (value < -bound) ? -bound : value;
+        o[a * n + j] = value;
+      }
+    }
+  });
+  return out;
+}
+
+// ADC of products y [len(rows), p]: + noise * N(0,1) (stream, call, slot = BM round, vector = rows[a]),
+// quantise, bound test, clip, times out_scale[a]. Returns (outputs, failed [len(rows)] bool).
+std::vector<torch::Tensor> io_finish(torch::Tensor y_in, torch::Tensor rows, torch::Tensor out_scale, double noise_in,
+                                     double res_in, double bound_in, bool test_negative, int64_t key, int64_t call,
+                                     int64_t stream, int64_t slot) {
+  auto y = y_in.contiguous();
+  auto r = rows.contiguous();
+  auto os = out_scale.contiguous();
+  const int64_t k = y.size(0), p = y.size(1);
+  auto out = torch::empty({k, p}, torch::kFloat32);
+  auto failed = torch::zeros({k}, torch::kBool);
+  const float *yv = y.data_ptr<float>();
+  const int64_t *ri = r.data_ptr<int64_t>();
+  const float *sv = os.data_ptr<float>();
+  float *o = out.data_ptr<float>();
+  bool *f = failed.data_ptr<bool>();
+  const float noise = (float)noise_in, res = (float)res_in, bound = (float)bound_in;
+  const Key kk = make_key(key);
+  at::parallel_for(0, k, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t a = begin; a < end; ++a) {
+      Draws draws(kk, (uint32_t)call, (uint32_t)stream, (uint32_t)slot, (uint32_t)ri[a]);
+      bool fail = false;
+      for (int64_t i = 0; i < p; ++i) {
+        float value = yv[a * p + i];
+        if (noise > 0.0f) value += noise * draws.normal((uint32_t)i);
+        value = quantise(value, res);
+        if (value > bound) {
+          value = bound;
+          fail = true;
+        } else if (value < -bound) {
+          value = -bound;
+          fail = test_negative;  // aihwkit assigns bound_test_passed = !bm_test_negative_bound here
+        }
+        o[a * p + i] = value * sv[a];
+      }
+      f[a] = fail;
+    }
+  });
+  return {out, failed};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,8 +409,10 @@ torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h
     }
   }
 
-  // 2. pulse trains: active x columns per (vector, slot), signed j+1; d bits as masks per (vector, row)
-  std::vector<std::vector<int32_t>> x_active((size_t)m * desired_bl);
+  // 2. pulse trains: active x columns per (vector, slot), signed j+1 (at most n each, in one flat buffer);
+  //    d bits as masks per (vector, row)
+  std::unique_ptr<int32_t[]> x_active(new int32_t[(size_t)m * desired_bl * n]);
+  std::vector<int32_t> x_count((size_t)m * desired_bl, 0);
   std::vector<uint8_t> d_bits((size_t)m * p, 0);
   at::parallel_for(0, m, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
@@ -345,13 +420,15 @@ torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h
       for (int t = 0; t < s.bl; ++t) {
         Draws x_draws(key, call, X_BITS, (uint32_t)t, (uint32_t)b);
         Draws d_draws(key, call, D_BITS, (uint32_t)t, (uint32_t)b);
-        auto &active = x_active[(size_t)b * desired_bl + t];
+        int32_t *active = &x_active[((size_t)b * desired_bl + t) * n];
+        int32_t count = 0;
         for (int64_t j = 0; j < n; ++j) {
           const float v = x[b * n + j];
           const float pp = fabsf(v) * s.x_scale;
           if (pp == 0.0f) continue;
-          if (pp > x_draws.uniform((uint32_t)j)) active.push_back((v > 0.0f) ? (int32_t)(j + 1) : -(int32_t)(j + 1));
+          if (pp > x_draws.uniform((uint32_t)j)) active[count++] = (v > 0.0f) ? (int32_t)(j + 1) : -(int32_t)(j + 1);
         }
+        x_count[(size_t)b * desired_bl + t] = count;
         for (int64_t i = 0; i < p; ++i) {
           const float pp = fabsf(d[b * p + i]) * s.d_scale;
           if (pp == 0.0f) continue;
@@ -380,14 +457,16 @@ torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h
     for (int64_t b = 0; b < m; ++b) {
       const Schedule &s = sched[b];
       for (int t = 0; t < s.bl; ++t) {
-        const auto &cols = x_active[(size_t)b * desired_bl + t];
-        if (cols.empty()) continue;
+        const int32_t n_cols = x_count[(size_t)b * desired_bl + t];
+        if (n_cols == 0) continue;
+        const int32_t *cols = &x_active[((size_t)b * desired_bl + t) * n];
         Draws pulse_noise(key, call, A_PULSE, (uint32_t)t, (uint32_t)b);
         Draws write_noise(key, call, A_WRITE, (uint32_t)t, (uint32_t)b);
         for (int64_t i = i0; i < i1; ++i) {
           if (!((d_bits[(size_t)b * p + i] >> t) & 1u)) continue;
           const int d_sign = (d[b * p + i] < 0.0f) ? -1 : 1;  // lr_sign +1, out chopper +1
-          for (const int32_t signed_j : cols) {
+          for (int32_t c = 0; c < n_cols; ++c) {
+            const int32_t signed_j = cols[c];
             const int64_t j = (signed_j < 0) ? -(int64_t)signed_j - 1 : (int64_t)signed_j - 1;
             int sign = (signed_j < 0) ? -d_sign : d_sign;
             if (chop[j]) sign = -sign;
@@ -456,6 +535,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.doc() = "c-TTv2 tile update (aihwkit 1.2.0 CPU semantics) with Philox random streams";
   module.def("cttv2_update", &analog_tl::cttv2_update, "One AnalogSGD step of one c-TTv2 tile, in place");
   module.def("set_normal_table", &analog_tl::set_normal_table, "Set the 65536-entry normal table (once)");
+  module.def("io_prepare", &analog_tl::io_prepare, "DAC: scale, quantise and clip rows of the input");
+  module.def("io_finish", &analog_tl::io_finish, "ADC: noise, quantise, bound test, clip and scale the products");
   module.def("philox_normal", &analog_tl::philox_normal, "Standard normals [len(rows), cols] from Philox4x32-10");
   module.def("philox_uniform", &analog_tl::philox_uniform, "Uniforms in [0, 1) [len(rows), cols] from Philox4x32-10");
 }
