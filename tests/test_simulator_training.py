@@ -182,8 +182,14 @@ def test_settings_outside_the_scope_are_refused_by_name(change, setting) -> None
     assert "use analog.simulator: aihwkit" in str(error.value) and "\n" not in str(error.value)
 
 
-def test_other_devices_are_refused() -> None:
+def test_soft_bounds_reram_presets_are_in_scope_and_other_devices_are_refused() -> None:
     from aihwkit.simulator.configs.devices import ConstantStepDevice
+    from aihwkit.simulator.presets import devices as presets
+
+    for name in ("ReRamSBPresetDevice", "ReRamArrayOMPresetDevice", "ReRamArrayHfO2PresetDevice"):
+        check_scope(rpu_config(getattr(presets, name)()))
+    with pytest.raises(SimulatorScopeError, match=r"unit_cell_devices\[0\] = EcRamPresetDevice"):
+        check_scope(rpu_config(presets.EcRamPresetDevice()))
 
     with pytest.raises(SimulatorScopeError, match=r"unit_cell_devices\[0\].*SoftBoundsReferenceDevice"):
         check_scope(rpu_config(ConstantStepDevice()))

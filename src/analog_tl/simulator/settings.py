@@ -241,8 +241,10 @@ def check_scope(rpu_config: Any) -> None:
     devices = compound.unit_cell_devices
     if len(devices) != 2:
         raise _refuse("rpu_config.device.unit_cell_devices", f"{len(devices)} devices", "two devices (A, C)")
+    from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
+
     for index, device in enumerate(devices):
-        if type(device).__name__ != "SoftBoundsReferenceDevice":
+        if not isinstance(device, SoftBoundsReferenceDevice):  # presets (e.g. ReRamArrayHfO2PresetDevice) are subclasses
             raise _refuse(f"rpu_config.device.unit_cell_devices[{index}]", device,
                           "only SoftBoundsReferenceDevice is simulated")
         _check_fields(device, reference.device.unit_cell_devices[0], _FREE_DEVICE,

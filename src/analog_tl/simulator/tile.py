@@ -13,7 +13,7 @@ buffer                    shape        meaning
 ``in_chopper``            [n] uint8    1 where the column's chopper is -1
 ``running_max``           [2]          m_x, m_d: running abs-max of x and d (auto-scale)
 ``pointer``               [1] int64    next column to transfer
-``device_fast``           [5, p, n]    A's devices: step up, step down, max bound, min bound, reference
+``device_fast``           [p, n, 5]    A's devices: step up, step down, max bound, min bound, reference
 ``device_slow``           [5, p, n]    the same for C
 ``key``                   [] int64     the tile's random key (Philox)
 ``calls``                 [3] int64    forward, backward and update calls so far (random counters)
@@ -49,8 +49,8 @@ class SimTile(nn.Module):
         self.register_buffer("in_chopper", torch.zeros(in_size, dtype=torch.uint8))
         self.register_buffer("running_max", torch.zeros(2))
         self.register_buffer("pointer", torch.zeros(1, dtype=torch.int64))
-        self.register_buffer("device_fast", torch.zeros(5, *shape))
-        self.register_buffer("device_slow", torch.zeros(5, *shape))
+        self.register_buffer("device_fast", torch.zeros(*shape, 5))
+        self.register_buffer("device_slow", torch.zeros(*shape, 5))
         self.register_buffer("key", torch.tensor(key, dtype=torch.int64))
         self.register_buffer("calls", torch.zeros(3, dtype=torch.int64))
         self._kernel_config = settings.kernel_config()

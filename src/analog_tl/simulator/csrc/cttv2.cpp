@@ -113,10 +113,12 @@ class Draws {
 
 inline Key make_key(int64_t key) { return Key{(uint32_t)((uint64_t)key & 0xFFFFFFFFu), (uint32_t)((uint64_t)key >> 32)}; }
 
-// Standard normals [rows.size(0), cols]: element = column, vector = rows[r].
-torch::Tensor philox_normal(int64_t key, int64_t call, int64_t stream, int64_t slot, torch::Tensor rows, int64_t cols) {
+// Draws [rows.size(0), cols] of one (stream, call, slot): element = column, vector = rows[a];
+// standard normals if `normal`, else uniforms in [0, 1). For tests and analysis.
+torch::Tensor philox_draws(int64_t key, int64_t call, int64_t stream, int64_t slot, torch::Tensor rows, int64_t cols,
+                           bool normal) {
   TORCH_CHECK(rows.dtype() == torch::kInt64 && rows.dim() == 1, "rows must be a 1-d int64 tensor");
-  TORCH_CHECK(!normal_table.empty(), "set_normal_table() was not called");
+  TORCH_CHECK(!normal || !normal_table.empty(), "set_normal_table() was not called");
   auto rows_c = rows.contiguous();
   const int64_t n_rows = rows_c.size(0);
   auto out = torch::empty({n_rows, cols}, torch::kFloat32);
@@ -126,27 +128,25 @@ torch::Tensor philox_normal(int64_t key, int64_t call, int64_t stream, int64_t s
   at::parallel_for(0, n_rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t a = begin; a < end; ++a) {
       Draws draws(k, (uint32_t)call, (uint32_t)stream, (uint32_t)slot, (uint32_t)r[a]);
-      for (int64_t c = 0; c < cols; ++c) o[a * cols + c] = draws.normal((uint32_t)c);
+      for (int64_t c = 0; c < cols; ++c) o[a * cols + c] = normal ? draws.normal((uint32_t)c) : draws.uniform((uint32_t)c);
     }
   });
   return out;
 }
 
-// Uniforms [rows.size(0), cols], same indexing.
-torch::Tensor philox_uniform(int64_t key, int64_t call, int64_t stream, int64_t slot, torch::Tensor rows, int64_t cols) {
-  TORCH_CHECK(rows.dtype() == torch::kInt64 && rows.dim() == 1, "rows must be a 1-d int64 tensor");
-  auto rows_c = rows.contiguous();
-  const int64_t n_rows = rows_c.size(0);
-  auto out = torch::empty({n_rows, cols}, torch::kFloat32);
-  float *o = out.data_ptr<float>();
-  const int64_t *r = rows_c.data_ptr<int64_t>();
-  const Key k = make_key(key);
-  at::parallel_for(0, n_rows, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t a = begin; a < end; ++a) {
-      Draws draws(k, (uint32_t)call, (uint32_t)stream, (uint32_t)slot, (uint32_t)r[a]);
-      for (int64_t c = 0; c < cols; ++c) o[a * cols + c] = draws.uniform((uint32_t)c);
-    }
-  });
+// Philox4x32-10 of counters [k, 4] under key (k0, k1): [k, 4] words (int64 holding uint32), for known-answer tests.
+torch::Tensor philox_words(torch::Tensor counters, int64_t k0, int64_t k1) {
+  auto c = counters.contiguous().to(torch::kInt64);
+  const int64_t k = c.size(0);
+  auto out = torch::empty({k, 4}, torch::kInt64);
+  const int64_t *in = c.data_ptr<int64_t>();
+  int64_t *o = out.data_ptr<int64_t>();
+  for (int64_t a = 0; a < k; ++a) {
+    const uint32_t ctr[4] = {(uint32_t)in[4 * a], (uint32_t)in[4 * a + 1], (uint32_t)in[4 * a + 2], (uint32_t)in[4 * a + 3]};
+    uint32_t words[4];
+    philox(ctr, Key{(uint32_t)k0, (uint32_t)k1}, words);
+    for (int w = 0; w < 4; ++w) o[4 * a + w] = (int64_t)words[w];
+  }
   return out;
 }
 
@@ -226,32 +226,28 @@ std::vector<torch::Tensor> io_finish(torch::Tensor y_in, torch::Tensor rows, tor
 // Soft-bounds reference device, one pulse (aihwkit's update_once_add / update_once_mult).
 
 struct Device {
-  const float *scale_up, *scale_down, *max_bound, *min_bound, *reference;  // [p*n] each
+  const float *params;  // [p*n, 5]: step up, step down, max bound, min bound, reference (one cache line a pulse)
   float dw_min_std;
   float write_noise;  // write_noise_std * dw_min (aihwkit's getScaledWriteNoise)
   bool mult_noise;
 };
 
 // One pulse on weight w (persistent) and its apparent value; `down` is aihwkit's sign > 0.
+// Written without branches on `down` (selects instead): pulse signs are random, so branches would
+// mispredict. `w -= s * f` is computed as `w += (-s) * f`, which is the same float32 result.
 inline void pulse(const Device &dev, int64_t e, bool down, float xi, float xi_write, float &w, float &w_apparent) {
-  const float ref = dev.reference[e];
-  const float min_bound = dev.min_bound[e];
-  const float max_bound = dev.max_bound[e];
+  const float *q = dev.params + 5 * e;
+  const float max_bound = q[2], min_bound = q[3], ref = q[4];
+  const float step = down ? -q[1] : q[0];
+  const float bound = down ? min_bound : max_bound;
+  const bool scaled = down ? (min_bound < 0.0f) : (max_bound > 0.0f);
   w += ref;
-  if (down) {
-    const float a = (min_bound < 0.0f) ? w / min_bound : 0.0f;
-    if (dev.mult_noise) {
-      w -= dev.scale_down[e] * (1.0f - a) * (1.0f + dev.dw_min_std * xi);
-    } else {
-      w -= dev.scale_down[e] * (1.0f - a + dev.dw_min_std * xi);
-    }
+  const float ratio = w / bound;
+  const float a = scaled ? ratio : 0.0f;
+  if (dev.mult_noise) {
+    w += step * (1.0f - a) * (1.0f + dev.dw_min_std * xi);
   } else {
-    const float a = (max_bound > 0.0f) ? w / max_bound : 0.0f;
-    if (dev.mult_noise) {
-      w += dev.scale_up[e] * (1.0f - a) * (1.0f + dev.dw_min_std * xi);
-    } else {
-      w += dev.scale_up[e] * (1.0f - a + dev.dw_min_std * xi);
-    }
+    w += step * (1.0f - a + dev.dw_min_std * xi);
   }
   w = (w > min_bound) ? w : min_bound;
   w = (w < max_bound) ? w : max_bound;
@@ -260,10 +256,8 @@ inline void pulse(const Device &dev, int64_t e, bool down, float xi, float xi_wr
 }
 
 inline Device device_of(const torch::Tensor &params, float dw_min_std, float write_noise, bool mult_noise) {
-  const float *base = params.data_ptr<float>();
-  const int64_t size = params.size(1) * params.size(2);
-  return Device{base, base + size, base + 2 * size, base + 3 * size, base + 4 * size, dw_min_std, write_noise,
-                mult_noise};
+  TORCH_CHECK(params.dim() == 3 && params.size(2) == 5, "device parameters must be [out, in, 5]");
+  return Device{params.data_ptr<float>(), dw_min_std, write_noise, mult_noise};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -331,7 +325,7 @@ inline Schedule update_management(float lr, float x_abs_max, float d_abs_max, fl
 // One AnalogSGD step of one tile: vectors X [m, n], gradients D [m, p], learning rate lr.
 // In place: a, a_app, h, c, c_app [p, n]; chopper [n] (uint8, 1 = sign -1);
 // scalars [2] (m_x, m_d); pointer [1] (next column to transfer).
-// dev_a, dev_c: [5, p, n] float (scale_up, scale_down, max_bound, min_bound, reference).
+// dev_a, dev_c: [p, n, 5] float (scale_up, scale_down, max_bound, min_bound, reference).
 // Returns counts [3] int64: A pulses, C pulses, transfers.
 torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h, torch::Tensor c, torch::Tensor c_app,
                            torch::Tensor chopper, torch::Tensor scalars, torch::Tensor pointer, torch::Tensor dev_a,
@@ -537,6 +531,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("set_normal_table", &analog_tl::set_normal_table, "Set the 65536-entry normal table (once)");
   module.def("io_prepare", &analog_tl::io_prepare, "DAC: scale, quantise and clip rows of the input");
   module.def("io_finish", &analog_tl::io_finish, "ADC: noise, quantise, bound test, clip and scale the products");
-  module.def("philox_normal", &analog_tl::philox_normal, "Standard normals [len(rows), cols] from Philox4x32-10");
-  module.def("philox_uniform", &analog_tl::philox_uniform, "Uniforms in [0, 1) [len(rows), cols] from Philox4x32-10");
+  module.def("philox_draws", &analog_tl::philox_draws, "Normals or uniforms [len(rows), cols] of one stream");
+  module.def("philox_words", &analog_tl::philox_words, "Philox4x32-10 of counters [k, 4] (known-answer tests)");
 }
