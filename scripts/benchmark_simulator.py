@@ -7,7 +7,8 @@ Usage (one command, everything side by side on this machine)::
 
 Each (model, batch, simulator) case runs in its own process, so its peak
 memory (max RSS) is its own; the step time is the median over the measured
-steps after one warm-up step. Writes ``results/benchmarks/simulator.csv`` and
+steps after one warm-up step (the same steps for every simulator: the analog step's cost
+depends on the pulse count, which depends on the data and the running maxima). Writes ``results/benchmarks/simulator.csv`` and
 prints a Markdown table with the ratios to the digital step.
 """
 
@@ -83,10 +84,9 @@ def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int) 
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _steps(model: str, case: str, args: argparse.Namespace) -> int:
-    if case == "aihwkit":
-        return args.aihwkit_steps if model == "paper" else max(args.steps // 2, 2)
-    return args.steps
+def _steps(model: str, args: argparse.Namespace) -> int:
+    """Measured steps of every simulator for ``model`` (the same steps, so the same states, for all three)."""
+    return args.paper_steps if model == "paper" else args.steps
 
 
 def _table(rows: list[dict]) -> str:
@@ -103,8 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["small", "paper"], choices=["tiny", "small", "paper"])
     parser.add_argument("--batches", nargs="+", type=int, default=[8, 32])
-    parser.add_argument("--steps", type=int, default=10, help="measured steps per case (digital and fast)")
-    parser.add_argument("--aihwkit-steps", type=int, default=2, help="measured aihwkit steps of the paper Swin")
+    parser.add_argument("--steps", type=int, default=10, help="measured steps per case (tiny and small Swin)")
+    parser.add_argument("--paper-steps", type=int, default=2, help="measured steps per case of the paper Swin")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/simulator.csv"))
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -117,7 +117,7 @@ def main() -> None:
         for batch in args.batches:
             for case in CASES:
                 start = time.perf_counter()
-                rows.append(_in_subprocess(model, batch, case, _steps(model, case, args), args.threads))
+                rows.append(_in_subprocess(model, batch, case, _steps(model, args), args.threads))
                 print(f"{model} batch {batch} {case}: {rows[-1]['step_seconds']:.4f} s/step "
                       f"(case took {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     import pandas as pd

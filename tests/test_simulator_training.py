@@ -84,6 +84,9 @@ def test_training_curves_match_aihwkit() -> None:
     ours = torch.tensor([c[1] for c in curves])
     se = ((theirs.var(0) + ours.var(0)) / len(seeds)).sqrt()
     z = (ours.mean(0) - theirs.mean(0)) / se
+    print(f"mean loss z per checkpoint: {[round(v, 2) for v in z.tolist()]}; final loss aihwkit "
+          f"{theirs[:, -1].mean():.4f} +- {theirs[:, -1].std() / len(seeds) ** 0.5:.4f}, fast {ours[:, -1].mean():.4f} +- "
+          f"{ours[:, -1].std() / len(seeds) ** 0.5:.4f}")
     assert z.abs().max() < 4.5, f"mean loss differs: z = {z.tolist()}"
     for side in (theirs, ours):
         assert side[:, -1].mean() < 0.5 * side[:, 0].mean(), "no clear learning: the test would not see a difference"

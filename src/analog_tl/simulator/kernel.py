@@ -24,7 +24,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).parent / "csrc" / "cttv2.cpp"
+SOURCE = Path(__file__).resolve().parent / "csrc" / "cttv2.cpp"  # resolved: one build command from any import path
 # -ffp-contract=off: no fused multiply-add, so float32 results match aihwkit's expression by expression
 CFLAGS = ("-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-fno-fast-math")
 LDFLAGS = ("-fopenmp",)

@@ -9,6 +9,7 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <cmath>
@@ -49,7 +50,7 @@ enum Stream : uint32_t {
   BACKWARD = 2,  // backward output noise
   X_BITS = 3,    // x pulse-train bits: element = column, slot = BL slot
   D_BITS = 4,    // d pulse-train bits: element = row
-  A_PULSE = 5,   // cycle-to-cycle noise of each A pulse: element = i*n+j, slot = BL slot
+  A_PULSE = 5,   // cycle-to-cycle noise of each A pulse: element = i*n + place in the slot's x list
   A_WRITE = 6,   // write noise of A after each pulse
   READ = 7,      // transfer read noise: element = row
   C_PULSE = 8,   // cycle-to-cycle noise of each C pulse
@@ -432,7 +433,7 @@ torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h
     }
   });
 
-  // 3. per row block: pulses on A vector by vector, then the transfer of column s0 + b
+  // 3. per block of rows: pulses on A vector by vector, then the transfer of column s0 + b
   const Device da_dev = device_of(dev_a, (float)cfg[A_DW_MIN_STD], (float)cfg[A_WRITE_NOISE], cfg[A_MULT_NOISE] != 0.0);
   const Device dc_dev = device_of(dev_c, (float)cfg[C_DW_MIN_STD], (float)cfg[C_WRITE_NOISE], cfg[C_MULT_NOISE] != 0.0);
   float *A = a.data_ptr<float>();
@@ -445,66 +446,75 @@ torch::Tensor cttv2_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h
   const bool c_noise = dc_dev.write_noise > 0.0f;
   std::atomic<int64_t> a_pulses{0}, c_pulses{0};
 
-  at::parallel_for(0, p, 8, [&](int64_t i0, int64_t i1) {
-    std::vector<uint8_t> chop(chop0, chop0 + n);
+  // Rows are independent given the shared pulse lines, so each block of ROW_BLOCK rows runs through all
+  // vectors while its A, H, C and device parameters stay in cache; the chopper is replayed per block.
+  constexpr int64_t ROW_BLOCK = 16;
+  at::parallel_for(0, p, ROW_BLOCK, [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t> chop(n);
     int64_t my_a = 0, my_c = 0;
-    for (int64_t b = 0; b < m; ++b) {
-      const Schedule &s = sched[b];
-      for (int t = 0; t < s.bl; ++t) {
-        const int32_t n_cols = x_count[(size_t)b * desired_bl + t];
-        if (n_cols == 0) continue;
-        const int32_t *cols = &x_active[((size_t)b * desired_bl + t) * n];
-        Draws pulse_noise(key, call, A_PULSE, (uint32_t)t, (uint32_t)b);
-        Draws write_noise(key, call, A_WRITE, (uint32_t)t, (uint32_t)b);
+    for (int64_t i0 = begin; i0 < end; i0 += ROW_BLOCK) {
+      const int64_t i1 = std::min(end, i0 + ROW_BLOCK);
+      std::copy(chop0, chop0 + n, chop.begin());
+      for (int64_t b = 0; b < m; ++b) {
+        const Schedule &s = sched[b];
+        for (int t = 0; t < s.bl; ++t) {
+          const int32_t n_cols = x_count[(size_t)b * desired_bl + t];
+          if (n_cols == 0) continue;
+          const int32_t *cols = &x_active[((size_t)b * desired_bl + t) * n];
+          Draws pulse_noise(key, call, A_PULSE, (uint32_t)t, (uint32_t)b);
+          Draws write_noise(key, call, A_WRITE, (uint32_t)t, (uint32_t)b);
+          for (int64_t i = i0; i < i1; ++i) {
+            if (!((d_bits[(size_t)b * p + i] >> t) & 1u)) continue;
+            const int d_sign = (d[b * p + i] < 0.0f) ? -1 : 1;  // lr_sign +1, out chopper +1
+            for (int32_t c = 0; c < n_cols; ++c) {
+              const int32_t signed_j = cols[c];
+              const int64_t j = (signed_j < 0) ? -(int64_t)signed_j - 1 : (int64_t)signed_j - 1;
+              int sign = (signed_j < 0) ? -d_sign : d_sign;
+              if (chop[j]) sign = -sign;
+              const int64_t e = i * n + j;
+              // noise indexed by the pulse's place in the slot's x list: 8 pulses to a Philox call
+              const uint32_t draw_index = (uint32_t)(i * n + c);
+              const float xi = pulse_noise.normal(draw_index);
+              const float xw = a_noise ? write_noise.normal(draw_index) : 0.0f;
+              pulse(da_dev, e, sign > 0, xi, xw, A[e], A_app[e]);
+              ++my_a;
+            }
+          }
+        }
+        if (transfer_lr == 0.0f) continue;  // readAndUpdate returns at lr 0 (the pointer still moves)
+        const int64_t j = (s0 + b) % n;
+        const bool in_chop = chop[j] != 0;
+        Draws read_noise_draws(key, call, READ, 0, (uint32_t)b);
+        Draws c_pulse_noise(key, call, C_PULSE, 0, (uint32_t)b);
+        Draws c_write_noise(key, call, C_WRITE, 0, (uint32_t)b);
         for (int64_t i = i0; i < i1; ++i) {
-          if (!((d_bits[(size_t)b * p + i] >> t) & 1u)) continue;
-          const int d_sign = (d[b * p + i] < 0.0f) ? -1 : 1;  // lr_sign +1, out chopper +1
-          for (int32_t c = 0; c < n_cols; ++c) {
-            const int32_t signed_j = cols[c];
-            const int64_t j = (signed_j < 0) ? -(int64_t)signed_j - 1 : (int64_t)signed_j - 1;
-            int sign = (signed_j < 0) ? -d_sign : d_sign;
-            if (chop[j]) sign = -sign;
-            const int64_t e = i * n + j;
-            const float xi = pulse_noise.normal((uint32_t)e);
-            const float xw = a_noise ? write_noise.normal((uint32_t)e) : 0.0f;
-            pulse(da_dev, e, sign > 0, xi, xw, A[e], A_app[e]);
-            ++my_a;
+          const int64_t e = i * n + j;
+          float r = A_app[e];  // one-hot read: the DAC maps 1 to exactly 1, the gemv adds exact zeros
+          if (read_noise > 0.0f) r += read_noise * read_noise_draws.normal((uint32_t)i);
+          if (read_res > 0.0f) r = rintf(r / read_res) * read_res;
+          r = (r > read_bound) ? read_bound : r;
+          r = (r < -read_bound) ? -read_bound : r;
+          const float val = r * lr_scale;
+          float omega = H[e] + (in_chop ? -val : val);
+          float n_steps = 0.0f;
+          if (fabsf(omega) >= 1.0f) {
+            n_steps = fmaxf(fminf(truncf(omega), max_steps), -max_steps);
+            if (forget_buffer) {
+              omega *= momentum;
+            } else {
+              omega -= sub_momentum * n_steps;
+            }
+          }
+          H[e] = omega;
+          if (n_steps != 0.0f) {  // one pulse on C: up for a positive step
+            const float xi = c_pulse_noise.normal((uint32_t)i);
+            const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
+            pulse(dc_dev, e, n_steps < 0.0f, xi, xw, C[e], C_app[e]);
+            ++my_c;
           }
         }
+        if (flips[b]) chop[j] ^= 1u;
       }
-      if (transfer_lr == 0.0f) continue;  // readAndUpdate returns at lr 0 (the pointer still moves)
-      const int64_t j = (s0 + b) % n;
-      const bool in_chop = chop[j] != 0;
-      Draws read_noise_draws(key, call, READ, 0, (uint32_t)b);
-      Draws c_pulse_noise(key, call, C_PULSE, 0, (uint32_t)b);
-      Draws c_write_noise(key, call, C_WRITE, 0, (uint32_t)b);
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t e = i * n + j;
-        float r = A_app[e];  // one-hot read: the DAC maps 1 to exactly 1, the gemv adds exact zeros
-        if (read_noise > 0.0f) r += read_noise * read_noise_draws.normal((uint32_t)i);
-        if (read_res > 0.0f) r = rintf(r / read_res) * read_res;
-        r = (r > read_bound) ? read_bound : r;
-        r = (r < -read_bound) ? -read_bound : r;
-        const float val = r * lr_scale;
-        float omega = H[e] + (in_chop ? -val : val);
-        float n_steps = 0.0f;
-        if (fabsf(omega) >= 1.0f) {
-          n_steps = fmaxf(fminf(truncf(omega), max_steps), -max_steps);
-          if (forget_buffer) {
-            omega *= momentum;
-          } else {
-            omega -= sub_momentum * n_steps;
-          }
-        }
-        H[e] = omega;
-        if (n_steps != 0.0f) {  // one pulse on C: up for a positive step
-          const float xi = c_pulse_noise.normal((uint32_t)i);
-          const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
-          pulse(dc_dev, e, n_steps < 0.0f, xi, xw, C[e], C_app[e]);
-          ++my_c;
-        }
-      }
-      if (flips[b]) chop[j] ^= 1u;
     }
     a_pulses += my_a;
     c_pulses += my_c;
