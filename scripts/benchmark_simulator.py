@@ -6,7 +6,9 @@ Usage (one command, everything side by side on this machine)::
     .venv/bin/python scripts/benchmark_simulator.py --models small  # the quick part only
 
 Each (model, batch, simulator) case runs in its own process, so its peak
-memory (max RSS) is its own; the step time is the median over the measured
+memory (max RSS) is its own; for the fast simulator the time its tiles spend
+in the analog forward, backward and update is reported too (per step, the
+warm-up step included). The step time is the median over the measured
 steps after one warm-up step (the same steps for every simulator: the analog step's cost
 depends on the pulse count, which depends on the data and the running maxima). Writes ``results/benchmarks/simulator.csv`` and
 prints a Markdown table with the ratios to the digital step.
@@ -69,13 +71,38 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int) -
         else:
             from analog_tl.simulator import AnalogSGD, from_aihwkit
 
+            from analog_tl.simulator import kernel
+
             model = from_aihwkit(analog, digital, rpu_config, seed=0)
             optimizer = AnalogSGD(model, lr=0.01)
+            kernel.load()  # load (or build) the kernel before timing
+    phases = _time_phases() if case == "fast" else {}
     times = _step_times(model, optimizer, batch, steps)
+    per_step = {f"{name}_seconds": phases[name] / (steps + 1) for name in phases}  # warm-up step included
     return {
         "model": model_name, "batch": batch, "simulator": case, "threads": threads, "steps": steps,
         "step_seconds": statistics.median(times), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **per_step,
     }
+
+
+def _time_phases() -> dict[str, float]:
+    """Accumulate the fast simulator's time in its analog forward, backward and update (seconds, all tiles)."""
+    from analog_tl.simulator.tile import SimTile
+
+    totals = {"analog_forward": 0.0, "analog_backward": 0.0, "analog_update": 0.0}
+    for name, method in (("analog_forward", "forward_mvm"), ("analog_backward", "backward_mvm"),
+                         ("analog_update", "update")):
+        original = getattr(SimTile, method)
+
+        def timed(self, *args, _original=original, _name=name):
+            start = time.perf_counter()
+            result = _original(self, *args)
+            totals[_name] += time.perf_counter() - start
+            return result
+
+        setattr(SimTile, method, timed)
+    return totals
 
 
 def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int) -> dict:
@@ -91,11 +118,14 @@ def _steps(model: str, args: argparse.Namespace) -> int:
 
 def _table(rows: list[dict]) -> str:
     digital = {(r["model"], r["batch"]): r["step_seconds"] for r in rows if r["simulator"] == "digital"}
-    lines = ["| model | batch | simulator | step (s) | x digital | peak RSS (MiB) |", "|---|---|---|---|---|---|"]
+    lines = ["| model | batch | simulator | step (s) | x digital | analog forward / backward / update (s) | "
+             "peak RSS (MiB) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = r["step_seconds"] / digital[(r["model"], r["batch"])]
+        phases = " / ".join(f"{r[k]:.4f}" for k in ("analog_forward_seconds", "analog_backward_seconds",
+                                                     "analog_update_seconds")) if "analog_update_seconds" in r else ""
         lines.append(f"| {r['model']} | {r['batch']} | {r['simulator']} | {r['step_seconds']:.4f} | {ratio:.1f} | "
-                     f"{r['peak_rss_mib']:.0f} |")
+                     f"{phases} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
 
 

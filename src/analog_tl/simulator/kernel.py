@@ -1,8 +1,8 @@
 """Building and loading the compiled c-TTv2 kernel (``csrc/cttv2.cpp``).
 
 The kernel is compiled once with torch's C++ extension mechanism into a cache
-folder named by :func:`build_key`: a hash of the source, the compiler flags,
-the compiler's version, torch's version and the Python version, so that a
+folder named by :func:`build_key`: a hash of the source (content and path), the
+compiler flags, the compiler's version, torch's version and the Python version, so that a
 change to any of them builds a new binary and an old binary is never loaded
 against a new torch. The cache root is ``$ANALOG_TL_CACHE/kernels``
 (default ``${XDG_CACHE_HOME:-~/.cache}/analog-tl/kernels``, as ``scripts/setup.sh``). ``python -m analog_tl.simulator.kernel``
@@ -44,9 +44,10 @@ def _compiler_version() -> str:
 
 
 def build_key() -> str:
-    """Hash of everything the binary depends on (16 hex digits)."""
+    """Hash of everything the binary depends on (16 hex digits); the source's path is part of the build
+    command, so two checkouts never rebuild each other's kernel in a shared cache."""
     parts = [SOURCE.read_bytes(), " ".join(CFLAGS + LDFLAGS).encode(), _compiler_version().encode(),
-             torch.__version__.encode(), sys.version.encode()]
+             torch.__version__.encode(), sys.version.encode(), str(SOURCE).encode()]
     digest = hashlib.sha256()
     for part in parts:
         digest.update(hashlib.sha256(part).digest())
