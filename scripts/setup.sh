@@ -12,7 +12,7 @@
 #   the build-tool pins, so a second set-up takes seconds and a torch change
 #   can never reuse a wheel built for another torch.
 # - The fast simulator's C++ kernel (src/analog_tl/simulator/csrc): compiled
-#   once into $ANALOG_TL_CACHE/kernels/cttv2-<hash of source, flags, compiler,
+#   once into $ANALOG_TL_CACHE/kernels/cttv2-<hash of source and its path, flags, compiler,
 #   torch and Python>, then loaded from there.
 # - System packages for the build (g++, OpenBLAS headers) are installed with
 #   apt-get when running as root; otherwise the script stops and names them.
@@ -121,7 +121,7 @@ main() {
     pip_install -r "$REQUIREMENTS"
     ensure_aihwkit
     pip_install --no-deps --no-build-isolation -e .
-    say "building the fast simulator's c-TTv2 kernel (cached under $CACHE/kernels by a hash of its source, flags, compiler, torch and Python)"
+    say "building the fast simulator's c-TTv2 kernel (cached under $CACHE/kernels by a hash of its source and path, flags, compiler, torch and Python)"
     ANALOG_TL_CACHE="$CACHE" "$VENV/bin/python" -m analog_tl.simulator.kernel >&2 \
         || die "building the c-TTv2 kernel failed (needs g++; log above)"
     "$VENV/bin/python" - <<'EOF'
