@@ -18,6 +18,6 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         task=snakemake.wildcards.task,
         init_path=snakemake.input.get("init"),
         tau=float(noise) if noise is not None else None,
-        context=run_context(snakemake),  # noqa: F821
+        context=run_context(snakemake, "finetune"),  # noqa: F821
         mode=snakemake.params.mode,
     )

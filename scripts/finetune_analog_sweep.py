@@ -20,6 +20,6 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         noise_seed=snakemake.params.noise_seed,
         out_dir=Path(snakemake.output[0]).parent,
         task=snakemake.wildcards.task,
-        context=run_context(snakemake),  # noqa: F821
+        context=run_context(snakemake, "finetune"),  # noqa: F821
         head_noise=snakemake.params.head_transfer_noise,
     )

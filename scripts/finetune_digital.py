@@ -15,5 +15,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         out_dir=Path(snakemake.output[0]).parent,
         task=snakemake.wildcards.task,
         pretrained_dir=snakemake.params.pretrained_dir,
-        context=run_context(snakemake),  # noqa: F821
+        context=run_context(snakemake, "finetune"),  # noqa: F821
     )

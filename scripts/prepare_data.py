@@ -3,14 +3,12 @@
 from analog_tl.steps.context import snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
-    from analog_tl.config import DataConfig, from_dict
-    from analog_tl.steps.prepare import prepare
+    from analog_tl.steps.prepare import data_config, prepare
 
-    task = snakemake.wildcards.get("task", "pretrain")
     prepare(
-        config=from_dict(DataConfig, snakemake.params.data),
-        role="pretrain" if task == "pretrain" else "finetune",
+        config=data_config(snakemake.params.data, snakemake.config["data"], download=False),
+        role=snakemake.params.role,
         classes=snakemake.params.get("classes"),
         out=snakemake.output.data,
-        task=task,
+        task=snakemake.params.task,
     )

@@ -13,5 +13,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         model_cfg=from_dict(ModelConfig, snakemake.params.model),
         train_cfg=from_dict(TrainConfig, snakemake.params.train),
         out_dir=Path(snakemake.output[0]).parent,
-        context=run_context(snakemake),  # noqa: F821
+        context=run_context(snakemake, "pretrain"),  # noqa: F821
     )

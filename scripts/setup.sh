@@ -12,10 +12,17 @@
 #   the build-tool pins, so a second set-up takes seconds and a torch change
 #   can never reuse a wheel built for another torch.
 # - The fast simulator's C++ kernel (src/analog_tl/simulator/csrc): compiled
-#   once into $ANALOG_TL_CACHE/kernels/cttv2-<hash of source and its path, flags, compiler,
+#   once into $ANALOG_TL_CACHE/kernels/cttv2-<hash of source content, flags, compiler,
 #   torch and Python>, then loaded from there.
 # - System packages for the build (g++, OpenBLAS headers) are installed with
 #   apt-get when running as root; otherwise the script stops and names them.
+# - An existing $ANALOG_TL_VENV is reused only if it was made with $PYTHON's
+#   major.minor and installed from the present pins (the SHA-256 of
+#   envs/requirements.txt and envs/requirements-build.txt, recorded in
+#   $ANALOG_TL_VENV/.requirements-sha256 after a complete install); otherwise it
+#   is rebuilt from scratch, which takes a minute or two since the aihwkit wheel
+#   and the kernel stay cached. A folder that is not a virtual environment is
+#   never deleted: the script stops instead.
 #
 # Environment: PYTHON (default python3.11), ANALOG_TL_CACHE, ANALOG_TL_VENV (default .venv).
 set -euo pipefail
@@ -59,11 +66,85 @@ ensure_system_packages() {
 }
 
 # --- virtual environment ----------------------------------------------------------------
+# pip never removes a package that is no longer pinned, and a stale one could shadow a
+# pinned one, so a venv made with another Python or from other pins is rebuilt from
+# scratch rather than installed over.
+PINS_MARKER=.requirements-sha256
+
+python_minor() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+# The major.minor of the Python that made $VENV, from its pyvenv.cfg (nothing is run).
+venv_python_minor() {
+    sed -n 's/^[[:space:]]*version\(_info\)\{0,1\}[[:space:]]*=[[:space:]]*\([0-9]\{1,\}\.[0-9]\{1,\}\).*/\2/p' \
+        "$VENV/pyvenv.cfg" | head -n 1
+}
+
+# The SHA-256 of the requirements files, one a line; record_pins writes them (with the
+# file names, as sha256sum does) into $VENV once everything is installed.
+pins_hashes() { sha256sum "$REQUIREMENTS" "$BUILD_REQUIREMENTS" | cut -d' ' -f1; }
+recorded_pins() { [ ! -f "$VENV/$PINS_MARKER" ] || cut -d' ' -f1 "$VENV/$PINS_MARKER"; }
+record_pins() { sha256sum "$REQUIREMENTS" "$BUILD_REQUIREMENTS" > "$VENV/$PINS_MARKER"; }
+
+# Why $VENV's recorded pins are not the present ones, for the message.
+pins_difference() {
+    [ -f "$VENV/$PINS_MARKER" ] || {
+        echo "has no record of the pins it was installed from (made by an older scripts/setup.sh, or by a set-up that stopped before the end)"
+        return
+    }
+    local now recorded changed
+    mapfile -t now < <(pins_hashes)
+    mapfile -t recorded < <(recorded_pins)
+    [ "${now[0]}" = "${recorded[0]:-}" ] || changed="$REQUIREMENTS"
+    [ "${now[1]}" = "${recorded[1]:-}" ] || changed="${changed:+$changed and }$BUILD_REQUIREMENTS"
+    echo "was installed from other pins (${changed:-$VENV/$PINS_MARKER does not match}${changed:+ changed})"
+}
+
+# What $VENV is, one word: absent (create it), ok (reuse it), other-python, broken,
+# other-pins (rebuild it) or not-a-venv (leave it alone and stop).
+venv_state() {
+    if [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then echo absent; return; fi
+    if [ -d "$VENV" ] && [ ! -L "$VENV" ] && [ -z "$(ls -A "$VENV")" ]; then echo absent; return; fi
+    if [ ! -d "$VENV" ] || ! grep -q '^[[:space:]]*home[[:space:]]*=' "$VENV/pyvenv.cfg" 2>/dev/null; then
+        echo not-a-venv
+    elif [ "$(venv_python_minor)" != "$(python_minor)" ]; then
+        echo other-python
+    elif [ ! -x "$VENV/bin/python" ]; then
+        echo broken
+    elif [ "$(recorded_pins)" != "$(pins_hashes)" ]; then
+        echo other-pins
+    else
+        echo ok
+    fi
+}
+
+rebuild_venv() {  # $1: the message saying why
+    local real
+    [ "$(venv_state)" != not-a-venv ] || die "refusing to delete $VENV: not a virtual environment"
+    real=$(cd "$VENV" && pwd -P)
+    [ "$real" != / ] && [ "$real" != "$(pwd -P)" ] || die "refusing to delete $VENV ($real)"
+    say "$1"
+    "$PYTHON" -m venv --clear "$real"   # empties the folder (a symlink's target), then makes the venv there
+}
+
 ensure_venv() {
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11"
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
         || die "$PYTHON is $("$PYTHON" --version 2>&1); this project pins its packages for Python 3.11"
-    [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+    local state made
+    state=$(venv_state)
+    case $state in
+        absent) say "creating $VENV"; "$PYTHON" -m venv "$VENV" ;;
+        ok) say "reusing $VENV (Python $(python_minor), installed from the present pins)" ;;
+        other-python)
+            made=$(venv_python_minor)
+            rebuild_venv "$VENV was made with Python ${made:-of an unknown version}, not $(python_minor): rebuilding it" ;;
+        broken) rebuild_venv "$VENV has no working bin/python: rebuilding it" ;;
+        other-pins)
+            rebuild_venv "$VENV $(pins_difference): rebuilding it from scratch, so that no package that is no longer pinned stays (the aihwkit wheels and kernels cached under $CACHE are kept)" ;;
+        not-a-venv)
+            die "$VENV exists but is not a Python virtual environment (no pyvenv.cfg with a home line); not touching it: move it away or set ANALOG_TL_VENV to another folder" ;;
+        *) die "unexpected state of $VENV: $state" ;;
+    esac
 }
 
 pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q "$@"; }
@@ -121,7 +202,8 @@ main() {
     pip_install -r "$REQUIREMENTS"
     ensure_aihwkit
     pip_install --no-deps --no-build-isolation -e .
-    say "building the fast simulator's c-TTv2 kernel (cached under $CACHE/kernels by a hash of its source and path, flags, compiler, torch and Python)"
+    record_pins   # the venv now holds exactly these pins: a later run may reuse it
+    say "building the fast simulator's c-TTv2 kernel (cached under $CACHE/kernels by a hash of its source content, flags, compiler, torch and Python)"
     ANALOG_TL_CACHE="$CACHE" "$VENV/bin/python" -m analog_tl.simulator.kernel >&2 \
         || die "building the c-TTv2 kernel failed (needs g++; log above)"
     "$VENV/bin/python" - <<'EOF'

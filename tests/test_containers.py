@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import sysconfig
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ PINS = {
     if "==" in line and not line.startswith("#")
 }
 SETUP = (REPO / "scripts" / "setup.sh").read_text()
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+VERSION = re.search(r'__version__ = "([^"]+)"', (REPO / "src" / "analog_tl" / "__init__.py").read_text()).group(1)
 
 
 @pytest.fixture(scope="module")

@@ -84,3 +84,33 @@ def test_run_folder_gets_final_json_last(tmp_path, monkeypatch):
     with pytest.raises(Crash):
         write_run(RunPaths.in_folder(tmp_path), history, {"w": torch.ones(1)}, {})
     assert _only_final(tmp_path) == ["metrics.csv"]
+
+
+def test_atomic_path_flushes_the_data_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """A node failure after the rename must not leave an empty file under the final name (fsync order)."""
+    import os
+
+    import analog_tl.io as io_module
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        events.append(("fsync", Path(target).name, os.path.getsize(target) if os.path.isfile(target) else None))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("rename", Path(src).name, Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_module.os, "fsync", fsync)
+    monkeypatch.setattr(io_module.os, "replace", replace)
+    target = tmp_path / "out" / "table.json"
+    write_json(target, {"a": 1})
+    tmp_name = f".table.json.tmp-{os.getpid()}"
+    assert events == [
+        ("fsync", tmp_name, len(target.read_bytes())),  # the data, under the temporary name, before the rename
+        ("rename", tmp_name, "table.json"),
+        ("fsync", "out", None),  # the folder holding the rename
+    ]

@@ -21,9 +21,9 @@ from conftest import stripes_data
 
 CPU = torch.device("cpu")
 DIGITAL = TrainConfig(
-    epochs=4, batch_size=8, lr=0.05, momentum=0.9, lr_schedule="cosine", warmup_epochs=1, seed=3, log_every_steps=1000
+    epochs=4, batch_size=8, lr=0.05, momentum=0.9, lr_schedule="cosine", warmup_epochs=1, seed=3
 )
-ANALOG = TrainConfig(epochs=4, batch_size=8, lr=0.5, seed=0, log_every_steps=1000)
+ANALOG = TrainConfig(epochs=4, batch_size=8, lr=0.5, seed=0)
 
 
 class Interrupted(Exception):

@@ -183,6 +183,51 @@ def copy_of_run(finished_run, tmp_path) -> Path:
     return workdir
 
 
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        ("finetune", "eval_batch_size", 7),
+        ("finetune", "log_every_steps", 1),
+        ("pretrain", "eval_batch_size", 7),
+        ("pretrain", "log_every_steps", 1),
+        ("data", "download", False),
+        ("data", "pretrain_path", "elsewhere/cifar10"),
+        ("data", "finetune_path", "elsewhere/cifar100"),
+    ],
+)
+def test_execution_and_data_location_settings_plan_no_job(copy_of_run, section, key, value):
+    """How a run evaluates and logs, where the data lives and whether it may be downloaded: none is a rule param."""
+    config = json.loads(json.dumps(TINY))
+    assert config[section].get(key) != value
+    config[section][key] = value
+    write_config(copy_of_run, config)
+    assert planned_jobs(copy_of_run) == {}
+
+
+def test_run_records_say_which_code_and_execution_settings_made_them(finished_run):
+    record = json.loads((finished_run / "results" / "runs" / "5class" / "digital_tl" / "seed~0" / "run.json").read_text())
+    project = record["project"]
+    assert project["source"] == "checkout" and project["library_path"] == str((REPO / "src" / "analog_tl").resolve())
+    assert project["version"] and (project["git"] == "not a git checkout" or len(project["git"]["commit"]) == 40)
+    assert record["execution"] == {"eval_batch_size": TINY["finetune"].get("eval_batch_size", 256),
+                                   "log_every_steps": TINY["finetune"].get("log_every_steps", 50)}
+    assert "eval_batch_size" not in record["train"]
+
+
+def test_a_missing_preflight_report_reruns_only_the_preflight(copy_of_run):
+    (copy_of_run / "results" / "preflight" / "devices.json").unlink()
+    assert planned_jobs(copy_of_run) == {"preflight": 1, "all": 1}
+    finals = {p: p.stat().st_mtime_ns for p in (copy_of_run / "results").rglob("final.json")}
+    tables = {p: p.stat().st_mtime_ns for p in (copy_of_run / "results" / "tables").rglob("*.csv")}
+    snakemake(copy_of_run, "--cores", "2")
+    assert (copy_of_run / "results" / "preflight" / "devices.json").exists()
+    assert {p: p.stat().st_mtime_ns for p in finals} == finals and {p: p.stat().st_mtime_ns for p in tables} == tables
+    # as the GPU profiles do on every invocation: the forced check plans nothing else
+    out = snakemake(copy_of_run, "--dry-run", "--cores", "2", "--forcerun", "preflight").stdout
+    stats = out.split("Job stats:", 1)[1].split("total", 1)[0]
+    assert {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+$", stats, re.MULTILINE)} == {"preflight", "all"}
+
+
 def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
     config = json.loads(json.dumps(TINY))
     config["analog"]["transfer_noise"] = [0.0, 0.1, 0.2, 0.05]

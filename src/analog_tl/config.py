@@ -14,6 +14,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from analog_tl.errors import ConfigError
+
 T = TypeVar("T")
 
 
@@ -82,9 +84,24 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
+    freeze_digital: bool = False  # analog runs: train only the analog tiles (LayerNorms, biases, tables frozen)
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """How a run evaluates and reports, not what it trains: kept out of rule params and resume fingerprints.
+
+    ``eval_batch_size`` is the number of images evaluated at once (memory);
+    ``log_every_steps`` the interval of progress lines. With analog forward
+    noise, the noise an evaluated image sees depends on its batch, so evaluated
+    errors can differ within that noise, as with another thread count.
+    """
+
     eval_batch_size: int = 256
     log_every_steps: int = 50
-    freeze_digital: bool = False  # analog runs: train only the analog tiles (LayerNorms, biases, tables frozen)
+
+
+EXECUTION_KEYS = tuple(f.name for f in dataclasses.fields(ExecutionConfig))
 
 
 @dataclass(frozen=True)
@@ -117,14 +134,14 @@ def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
     """Build dataclass ``cls`` from a (validated) dict, recursing into nested dataclasses.
 
     Raises:
-        ValueError: on a key that ``cls`` does not have.
+        ConfigError: on a key that ``cls`` does not have.
     """
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"unknown key(s) for {cls.__name__}: {unknown}; allowed: {sorted(names)}")
+        raise ConfigError(f"unknown key(s) for {cls.__name__}: {unknown}; allowed: {sorted(names)}")
     kwargs = {}
     for name, value in data.items():
         hint = hints[name]

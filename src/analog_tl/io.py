@@ -1,7 +1,9 @@
 """Atomic file output, checksums and JSON helpers.
 
-Every result is written to a temporary name in its final folder and renamed
-into place, so a crash never leaves a partial file under a final name.
+Every result is written to a temporary name in its final folder, flushed to
+disk, and renamed into place, and the folder is flushed after the rename, so
+neither a crash nor a node failure leaves a partial or empty file under a
+final name.
 """
 
 from __future__ import annotations
@@ -16,15 +18,31 @@ from pathlib import Path
 from typing import Any
 
 
+def fsync_path(path: str | Path) -> None:
+    """Flush a file's or a folder's data and metadata to disk (``fsync``)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; if the block succeeds, flush it, rename it to ``path``, flush the folder.
+
+    Without the first flush, a node failure after the rename could leave the
+    final name pointing at an empty file (the data not yet on disk); without
+    the second, the rename itself could be lost.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
+        fsync_path(tmp)
         os.replace(tmp, path)
+        fsync_path(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -1,8 +1,12 @@
+ANALOG_TL_RUN = "results/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}"
+ANALOG_SCRATCH_RUN = "results/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}"
+
+
 rule convert_analog:
     """Head-swapped pre-trained model -> aihwkit c-TTv2 model, with weight transfer noise tau added once."""
     input:
         data="results/data/tasks/{task}.npz",
-        pretrained=run_outputs("results/pretrain"),
+        pretrained=run_outputs(PRETRAIN_RUN),
     output:
         model="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
         noise="results/analog_init/{task}/noise~{noise}/seed~{seed}/transfer_noise.csv",
@@ -32,9 +36,9 @@ rule finetune_analog_tl:
         data="results/data/tasks/{task}.npz",
         init="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
         init_record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
-        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
+        preflight=after_preflight(ANALOG_TL_RUN),  # gate: an unfinished run starts after the device check
     output:
-        run_outputs("results/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}"),
+        run_outputs(ANALOG_TL_RUN),
     params:
         model=config["model"],
         analog=lambda wildcards: analog_params(wildcards.fast_lr),
@@ -59,9 +63,9 @@ rule train_analog_scratch:
     """Analog baseline: the same c-TTv2 configuration from a random initialisation."""
     input:
         data="results/data/tasks/{task}.npz",
-        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
+        preflight=after_preflight(ANALOG_SCRATCH_RUN),  # gate: an unfinished run starts after the device check
     output:
-        run_outputs("results/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}"),
+        run_outputs(ANALOG_SCRATCH_RUN),
     params:
         model=config["model"],
         analog=lambda wildcards: analog_params(wildcards.fast_lr),

@@ -108,7 +108,7 @@ TASKS = list(config["tasks"])
 SWEEP_NAMES = [f"sps_{r}" for r in config["sweeps"]["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
 SPS_AXES = SWEEP_NAMES[: len(config["sweeps"]["sps_readings"])]
 GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every training rule (profiles map it)
-PREFLIGHT = "results/preflight/devices.json"  # device report; an ancient() input (a gate) of every training rule
+PREFLIGHT = "results/preflight/devices.json"  # device report of the preflight checkpoint (see after_preflight)
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
 SELECTION_NOISE = min(NOISE_LEVELS, key=float)  # analog TL at this tau chooses fast_lr (validation only)
@@ -130,6 +130,23 @@ wildcard_constraints:
     lr=r"[0-9.e+-]+",
 
 
+def after_preflight(folder):
+    """Input function of a training rule whose run folder is ``folder`` (a pattern): the preflight gate.
+
+    A job whose run is not finished (no ``final.json``) waits for the preflight
+    checkpoint when that has to run (report missing, forced, or its settings
+    changed). The report is never an input file, so a new report does not make
+    finished results outdated and a dry run plans only the preflight.
+    """
+
+    def gate(wildcards):
+        if not os.path.exists(os.path.join(folder.format(**wildcards), "final.json")):
+            checkpoints.preflight.get()
+        return []
+
+    return gate
+
+
 def run_outputs(folder):
     """The four files a training run writes into ``folder``."""
     return multiext(f"{folder}/", *RUN_FILES)
@@ -147,31 +164,47 @@ def run_folders_of(files):
 
 # --- data -----------------------------------------------------------------------------
 
-_ROLE_ONLY_KEYS = {
-    "pretrain": {"finetune_path"},
-    "finetune": {"pretrain_path"},
-}
+# Where the images are found and whether torchvision may download them: read by the steps from
+# the config, not rule params, so moving an archive or toggling download reruns nothing.
+DATA_LOCATION_KEYS = ("pretrain_path", "finetune_path", "download")
 _SYNTHETIC_ROLE_KEYS = {
     "pretrain": {"target_train_per_class", "target_test_per_class"},
     "finetune": {"source_train_per_class", "source_test_per_class"},
 }
+TORCHVISION_DATASETS = {"pretrain": "cifar10", "finetune": "cifar100"}  # one download rule job each
 
 
 def data_params(role):
-    """The data config that the ``role`` data set depends on (other role's keys dropped)."""
-    data = {k: v for k, v in config["data"].items() if k not in _ROLE_ONLY_KEYS[role]}
+    """The data config that the ``role`` data set depends on (its location and the other role's keys dropped)."""
+    data = {k: v for k, v in config["data"].items() if k not in DATA_LOCATION_KEYS}
     data["synthetic"] = {
         k: v for k, v in config["data"]["synthetic"].items() if k not in _SYNTHETIC_ROLE_KEYS[role]
     }
     return data
 
 
+def downloaded(role):
+    """Input function of a data preparation job: with ``data.source: torchvision``, the download it reads."""
+
+    def inputs(wildcards):
+        if config["data"]["source"] != "torchvision":
+            return []
+        return f"results/data/downloads/{TORCHVISION_DATASETS[role]}.json"
+
+    return inputs
+
+
 # --- training -------------------------------------------------------------------------
+
+
+# How a run evaluates and logs (analog_tl.config.ExecutionConfig): read by the training steps from
+# the config, not rule params, so changing them reruns nothing and keeps resumable state.
+EXECUTION_KEYS = ("eval_batch_size", "log_every_steps")
 
 
 def pretrain_params():
     """TrainConfig fields of digital pre-training."""
-    return dict(config["pretrain"])
+    return {k: v for k, v in config["pretrain"].items() if k not in EXECUTION_KEYS}
 
 
 def finetune_params(kind, seed, lr=None, epochs=None, freeze_digital=False):
@@ -190,8 +223,6 @@ def finetune_params(kind, seed, lr=None, epochs=None, freeze_digital=False):
         "momentum": ft["momentum"] if kind == "digital" else 0.0,
         "augment": ft["augment"],
         "seed": int(seed),
-        "eval_batch_size": ft["eval_batch_size"],
-        "log_every_steps": ft["log_every_steps"],
     }
 
 

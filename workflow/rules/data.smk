@@ -1,10 +1,32 @@
+rule download_torchvision:
+    """With data.source torchvision: fetch (data.download) or verify one CIFAR data set in its root, once.
+
+    The only job that downloads: the preparation jobs of every task read the
+    root it filled. Its record is an input of those jobs.
+    """
+    output:
+        "results/data/downloads/{dataset}.json",
+    wildcard_constraints:
+        dataset="cifar10|cifar100",
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/download/{dataset}.log",
+    script:
+        "../../scripts/download_data.py"
+
+
 rule prepare_pretrain_data:
     """Source task for pre-training (CIFAR-10 in the paper): all its classes, train/val/test."""
+    input:
+        downloaded("pretrain"),
     output:
         data="results/data/pretrain.npz",
         meta="results/data/pretrain.npz.json",
     params:
         data=lambda wildcards: data_params("pretrain"),
+        role="pretrain",
+        task="pretrain",
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -15,11 +37,15 @@ rule prepare_pretrain_data:
 
 rule prepare_task_data:
     """One fine-tuning task (a CIFAR-100 subset in the paper): the configured classes, train/val/test."""
+    input:
+        downloaded("finetune"),
     output:
         data="results/data/tasks/{task}.npz",
         meta="results/data/tasks/{task}.npz.json",
     params:
         data=lambda wildcards: data_params("finetune"),
+        role="finetune",
+        task=lambda wildcards: wildcards.task,
         classes=lambda wildcards: task_classes(wildcards.task),
     conda:
         "../../envs/analog-tl.yaml"

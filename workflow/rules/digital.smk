@@ -1,11 +1,15 @@
+DIGITAL_TL_RUN = "results/runs/{task}/digital_tl/seed~{seed}"
+DIGITAL_SCRATCH_RUN = "results/runs/{task}/digital_scratch/seed~{seed}"
+
+
 rule finetune_digital_tl:
     """Digital transfer learning: head-swapped pre-trained model, SGD (Table I)."""
     input:
         data="results/data/tasks/{task}.npz",
-        pretrained=run_outputs("results/pretrain"),
-        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
+        pretrained=run_outputs(PRETRAIN_RUN),
+        preflight=after_preflight(DIGITAL_TL_RUN),  # gate: an unfinished run starts after the device check
     output:
-        run_outputs("results/runs/{task}/digital_tl/seed~{seed}"),
+        run_outputs(DIGITAL_TL_RUN),
     params:
         model=config["model"],
         train=lambda wildcards: finetune_params("digital", wildcards.seed),
@@ -27,9 +31,9 @@ rule train_digital_scratch:
     """Digital baseline: the same model and SGD from a random initialisation."""
     input:
         data="results/data/tasks/{task}.npz",
-        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
+        preflight=after_preflight(DIGITAL_SCRATCH_RUN),  # gate: an unfinished run starts after the device check
     output:
-        run_outputs("results/runs/{task}/digital_scratch/seed~{seed}"),
+        run_outputs(DIGITAL_SCRATCH_RUN),
     params:
         model=config["model"],
         train=lambda wildcards: finetune_params("digital", wildcards.seed),

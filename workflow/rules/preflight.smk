@@ -1,12 +1,13 @@
-rule preflight:
+checkpoint preflight:
     """What torch and aihwkit see; a failed check stops the run before any training job starts.
 
     Runs in the same image and with the same GPU request as the training jobs,
-    first (priority), whenever its report is missing, and on every invocation
-    with the GPU profiles (they set ``forcerun: [preflight]``). Every training
-    rule takes the report as an ``ancient()`` input: no training job starts
-    until the check has passed, and a fresh report does not make finished
-    results outdated. Each training job checks its device again before it trains.
+    first (priority), whenever its report is missing, when compute.device
+    changes, and on every invocation with the GPU profiles (they set
+    ``forcerun: [preflight]``). A checkpoint, not an input file: every training
+    job whose run is unfinished waits for it (``after_preflight`` in common.smk),
+    and a new report never makes finished results outdated. Each training job
+    checks its device again before it trains.
     """
     output:
         PREFLIGHT,

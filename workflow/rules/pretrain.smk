@@ -1,10 +1,13 @@
+PRETRAIN_RUN = "results/pretrain"
+
+
 rule pretrain:
     """Digital pre-training on the source task, with data augmentation."""
     input:
         data="results/data/pretrain.npz",
-        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
+        preflight=after_preflight(PRETRAIN_RUN),  # gate: an unfinished run starts after the device check
     output:
-        run_outputs("results/pretrain"),
+        run_outputs(PRETRAIN_RUN),
     params:
         model=config["model"],
         train=lambda wildcards: pretrain_params(),

@@ -1,3 +1,6 @@
+SWEEP_RUN = "results/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}"
+
+
 rule finetune_analog_sweep:
     """One device-sweep point: the pre-trained model converted onto the swept device, c-TTv2 at one lr and seed.
 
@@ -5,10 +8,10 @@ rule finetune_analog_sweep:
     """
     input:
         data="results/data/tasks/{task}.npz",
-        pretrained=run_outputs("results/pretrain"),
-        preflight=ancient(PREFLIGHT),  # gate: no training before the device check passed
+        pretrained=run_outputs(PRETRAIN_RUN),
+        preflight=after_preflight(SWEEP_RUN),  # gate: an unfinished run starts after the device check
     output:
-        run_outputs("results/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}"),
+        run_outputs(SWEEP_RUN),
     params:
         model=config["model"],
         analog=lambda wildcards: analog_params(wildcards.fast_lr),

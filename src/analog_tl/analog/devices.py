@@ -20,9 +20,10 @@ import enum
 from typing import Any
 
 from analog_tl.config import DeviceConfig
+from analog_tl.errors import ConfigError
 
 
-class AnalogConfigError(ValueError):
+class AnalogConfigError(ConfigError):
     """An analog setting names a device or field that aihwkit does not have."""
 
 

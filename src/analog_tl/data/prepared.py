@@ -13,13 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from analog_tl.errors import ChecksumError
 from analog_tl.io import atomic_path, read_json, sha256_file, write_json
 
 SPLITS = ("train", "val", "test")
-
-
-class ChecksumError(RuntimeError):
-    """A prepared file does not match the checksum recorded when it was written."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import tarfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -21,15 +22,17 @@ from PIL import Image, UnidentifiedImageError
 from analog_tl.config import DataConfig
 from analog_tl.data import synthetic
 from analog_tl.data.prepared import LabelledImages
+from analog_tl.errors import AnalogTLError
 
 log = logging.getLogger(__name__)
 
 ROLES = ("pretrain", "finetune")
+TORCHVISION_ROLES = {"cifar10": "pretrain", "cifar100": "finetune"}  # torchvision data set of each role
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm"}
 IMAGE_SIZE = 32
 
 
-class DataSourceError(ValueError):
+class DataSourceError(AnalogTLError, ValueError):
     """The configured data cannot be read (missing, empty, malformed)."""
 
 
@@ -209,6 +212,26 @@ def _torchvision_dataset(config: DataConfig, role: str, train: bool):  # type: i
     except RuntimeError as error:
         hint = "" if config.download else " (data.download is false)"
         raise DataSourceError(f"{dataset_class.__name__} at {root}: {error}{hint}") from error
+
+
+def fetch_torchvision(config: DataConfig, role: str) -> dict[str, Any]:
+    """Download (if ``config.download``) or verify ``role``'s torchvision CIFAR in its root; return what is there.
+
+    Raises:
+        DataSourceError: when the data set is missing or corrupted and may not be downloaded.
+    """
+    import torchvision
+
+    _check_role(role)
+    splits = {"train": _torchvision_dataset(config, role, train=True), "test": _torchvision_dataset(config, role, train=False)}
+    return {
+        "dataset": type(splits["train"]).__name__,
+        "root": str(Path(splits["train"].root).resolve()),
+        "download_allowed": config.download,
+        "images": {split: len(dataset) for split, dataset in splits.items()},
+        "classes": list(splits["train"].classes),
+        "torchvision": torchvision.__version__,
+    }
 
 
 def _torchvision(config: DataConfig, role: str, classes: list[str]) -> tuple[LabelledImages, LabelledImages]:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from analog_tl.config import ModelConfig
+from analog_tl.errors import ConfigError
 from analog_tl.models.swin import CompactSwin, SwinSpec
 
 SWIN_PRESETS: dict[str, SwinSpec] = {
@@ -26,8 +27,12 @@ SWIN_PRESETS: dict[str, SwinSpec] = {
 def swin_spec(config: ModelConfig) -> SwinSpec:
     """The preset named in ``config`` with ``config.swin_overrides`` applied."""
     if config.preset not in SWIN_PRESETS:
-        raise ValueError(f"unknown Swin preset {config.preset!r}; available: {sorted(SWIN_PRESETS)}")
+        raise ConfigError(f"unknown Swin preset {config.preset!r}; available: {sorted(SWIN_PRESETS)}")
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config.swin_overrides.items()}
+    fields = {f.name for f in dataclasses.fields(SwinSpec)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(f"model.swin_overrides: unknown field(s) {unknown}; SwinSpec fields: {sorted(fields)}")
     return dataclasses.replace(SWIN_PRESETS[config.preset], **overrides)
 
 
@@ -41,9 +46,9 @@ def build_model(config: ModelConfig, num_classes: int, seed: int) -> nn.Module:
 
         if not timm.is_model(config.timm_name):
             close = timm.list_models(f"*{config.timm_name[:4]}*")[:10]
-            raise ValueError(f"model.timm_name: timm has no model {config.timm_name!r}; similar names: {close}")
+            raise ConfigError(f"model.timm_name: timm has no model {config.timm_name!r}; similar names: {close}")
         return timm.create_model(config.timm_name, pretrained=False, num_classes=num_classes, **config.timm_kwargs)
-    raise ValueError(f"unknown backbone {config.backbone!r}; use 'swin' or 'timm'")
+    raise ConfigError(f"unknown backbone {config.backbone!r}; use 'swin' or 'timm'")
 
 
 def swap_head(model: nn.Module, num_classes: int, seed: int) -> nn.Module:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from analog_tl.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class SwinSpec:
@@ -43,9 +45,9 @@ class SwinSpec:
     def __post_init__(self) -> None:
         n = len(self.depths)
         if not (len(self.heads) == len(self.downscaling_factors) == n and n > 0):
-            raise ValueError("depths, heads and downscaling_factors must have the same length")
+            raise ConfigError("depths, heads and downscaling_factors must have the same length")
         if any(d <= 0 or d % 2 for d in self.depths):
-            raise ValueError(f"every stage depth must be a positive even number, got {self.depths}")
+            raise ConfigError(f"every stage depth must be a positive even number, got {self.depths}")
 
     @property
     def num_features(self) -> int:

@@ -1,11 +1,16 @@
 """Building and loading the compiled c-TTv2 kernel (``csrc/cttv2.cpp``).
 
 The kernel is compiled once with torch's C++ extension mechanism into a cache
-folder named by :func:`build_key`: a hash of the source (content and path), the
+folder named by :func:`build_key`: a hash of the source's content, the
 compiler flags, the compiler's version, torch's version and the Python version, so that a
 change to any of them builds a new binary and an old binary is never loaded
-against a new torch. The cache root is ``$ANALOG_TL_CACHE/kernels``
-(default ``${XDG_CACHE_HOME:-~/.cache}/analog-tl/kernels``, as ``scripts/setup.sh``). ``python -m analog_tl.simulator.kernel``
+against a new torch. The source is copied into that folder and compiled there,
+so the binary does not depend on where the checkout lives: two checkouts of one
+source share a build, and a build made elsewhere (the container image's) is
+found by its key. The cache root is ``$ANALOG_TL_CACHE/kernels``
+(default ``${XDG_CACHE_HOME:-~/.cache}/analog-tl/kernels``, as ``scripts/setup.sh``);
+``$ANALOG_TL_KERNELS`` lists further, possibly read-only, folders of prebuilt
+kernels that are searched first. ``python -m analog_tl.simulator.kernel``
 builds it (the set-up script does); it needs a C++ compiler and ninja, no network.
 """
 
@@ -13,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,16 +29,19 @@ from types import ModuleType
 
 import torch
 
+from analog_tl.errors import AnalogTLError
+from analog_tl.io import atomic_path
+
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "cttv2.cpp"  # resolved: one build command from any import path
+SOURCE = Path(__file__).resolve().parent / "csrc" / "cttv2.cpp"
 # -ffp-contract=off: no fused multiply-add, so float32 results match aihwkit's expression by expression
 CFLAGS = ("-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-fno-fast-math")
 LDFLAGS = ("-fopenmp",)
 NORMAL_TABLE_SIZE = 2**16
 
 
-class KernelBuildError(RuntimeError):
+class KernelBuildError(AnalogTLError, RuntimeError):
     """The C++ kernel could not be compiled (no compiler, no ninja, or a compile error)."""
 
 
@@ -44,10 +54,9 @@ def _compiler_version() -> str:
 
 
 def build_key() -> str:
-    """Hash of everything the binary depends on (16 hex digits); the source's path is part of the build
-    command, so two checkouts never rebuild each other's kernel in a shared cache."""
+    """Hash of everything the binary depends on (16 hex digits): source content, flags, compiler, torch, Python."""
     parts = [SOURCE.read_bytes(), " ".join(CFLAGS + LDFLAGS).encode(), _compiler_version().encode(),
-             torch.__version__.encode(), sys.version.encode(), str(SOURCE).encode()]
+             torch.__version__.encode(), sys.version.encode()]
     digest = hashlib.sha256()
     for part in parts:
         digest.update(hashlib.sha256(part).digest())
@@ -67,25 +76,52 @@ def _ninja_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
-@functools.lru_cache(maxsize=1)
-def load() -> ModuleType:
-    """The compiled kernel module (built on first use, then loaded from the cache)."""
+def prebuilt_roots() -> list[Path]:
+    """Folders of prebuilt kernels from ``$ANALOG_TL_KERNELS`` (``os.pathsep``-separated), searched before the cache."""
+    return [Path(p) for p in os.environ.get("ANALOG_TL_KERNELS", "").split(os.pathsep) if p]
+
+
+def _import_binary(name: str, binary: Path) -> ModuleType:
+    """Import a compiled extension module from ``binary`` (no build step, no lock: works on read-only folders)."""
+    spec = importlib.util.spec_from_file_location(name, binary)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(name: str, folder: Path) -> ModuleType:
+    """Compile the source, copied into ``folder``, there (torch's extension builder; it locks the folder)."""
     from torch.utils import cpp_extension
 
     _ninja_on_path()
-    key = build_key()
-    folder = cache_root() / f"cttv2-{key}"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"analog_tl_cttv2_{key}"
-    if not any(folder.glob(f"{name}*.so")):
-        log.info("compiling the c-TTv2 kernel into %s (once; about a minute)", folder)
+    source = folder / SOURCE.name
+    if not source.exists() or source.read_bytes() != SOURCE.read_bytes():
+        with atomic_path(source) as tmp:
+            shutil.copyfile(SOURCE, tmp)
+    log.info("compiling the c-TTv2 kernel into %s (once; about a minute)", folder)
     try:
-        module = cpp_extension.load(
-            name=name, sources=[str(SOURCE)], extra_cflags=list(CFLAGS), extra_ldflags=list(LDFLAGS),
+        return cpp_extension.load(
+            name=name, sources=[str(source)], extra_cflags=list(CFLAGS), extra_ldflags=list(LDFLAGS),
             build_directory=str(folder), verbose=False,
         )
     except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
         raise KernelBuildError(f"building the c-TTv2 kernel in {folder} failed: {error}") from error
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> ModuleType:
+    """The compiled kernel module: a prebuilt or cached binary of this key, else built into the cache first."""
+    key = build_key()
+    name = f"analog_tl_cttv2_{key}"
+    for root in [*prebuilt_roots(), cache_root()]:
+        binary = root / f"cttv2-{key}" / f"{name}.so"
+        if binary.is_file():
+            module = _import_binary(name, binary)
+            break
+    else:
+        module = _build(name, cache_root() / f"cttv2-{key}")
     module.set_normal_table(normal_table())
     return module
 

@@ -1,4 +1,4 @@
-"""Run a library step inside a Snakemake ``script:`` job: logging, threads, clean errors."""
+"""Run a library step inside a Snakemake ``script:`` job: logging, threads, the library's origin, clean errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, RuntimeError)
+from analog_tl.errors import AnalogTLError, ConfigError
+
+log = logging.getLogger("analog_tl")
 
 
 def configure_threads(threads: int) -> None:
@@ -31,30 +34,86 @@ def configure_logging(log_path: str | None) -> None:
     )
 
 
+def check_library(script_dir: str | None) -> None:
+    """Fail if ``analog_tl`` was imported from somewhere else than the workflow's own ``src/analog_tl``.
+
+    The step scripts reach the checkout's library through ``scripts/analog_tl``
+    (a link to ``src/analog_tl``); an installed copy earlier on ``sys.path``
+    would silently run other code than the checkout's.
+    """
+    if script_dir is None:
+        return
+    import analog_tl
+
+    imported = Path(analog_tl.__file__).resolve().parent
+    expected = (Path(script_dir) / "analog_tl").resolve()
+    if imported != expected:
+        raise ConfigError(
+            f"this job imported analog_tl from {imported}, not from the workflow's checkout {expected}; "
+            "remove the other copy from the environment (or install this checkout with `pip install -e .`)"
+        )
+
+
+def _log_traceback_to_files(error: BaseException) -> None:
+    """Write ``error``'s traceback to the job's log file(s) only, not to the console."""
+    record = logging.LogRecord(
+        log.name, logging.ERROR, __file__, 0, "unexpected %s, traceback:", (type(error).__name__,),
+        (type(error), error, error.__traceback__),
+    )
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 @contextlib.contextmanager
 def snakemake_step(snakemake) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Set up a job from the ``snakemake`` object; turn user errors into one logged line and exit 1."""
-    configure_logging(snakemake.log[0] if snakemake.log else None)
+    """Set up a job from the ``snakemake`` object and report its errors.
+
+    The project's own errors (:class:`~analog_tl.errors.AnalogTLError`: config,
+    data, checksum, device, divergence) end as one line in the log and on the
+    console, exit status 1. Any other exception is a bug or a resource problem
+    (a shape mismatch, CUDA out of memory): its full traceback goes to the job's
+    log and the console gets one line that points there (without a log file,
+    the exception propagates with its traceback).
+    """
+    log_path = snakemake.log[0] if snakemake.log else None
+    configure_logging(log_path)
     configure_threads(snakemake.threads)
     try:
+        check_library(getattr(snakemake, "scriptdir", None))
         yield
-    except USER_ERRORS as error:
-        logging.getLogger("analog_tl").error("%s: %s", type(error).__name__, error)
+    except AnalogTLError as error:
+        log.error("%s: %s", type(error).__name__, error)
+        sys.exit(1)
+    except Exception as error:
+        if not log_path:
+            raise
+        _log_traceback_to_files(error)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(
+            f"analog_tl: unexpected {type(error).__name__}: {message} (not an input problem the workflow knows; "
+            f"full traceback in {log_path})",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 
-def run_context(snakemake):  # type: ignore[no-untyped-def]
-    """The job's :class:`~analog_tl.training.runner.RunContext`: device, resume settings, the whole workflow config.
+def run_context(snakemake, section: str):  # type: ignore[no-untyped-def]
+    """The job's :class:`~analog_tl.training.runner.RunContext`: device, resume, execution settings, the whole config.
 
     All come from ``snakemake.config``, not from ``params``: they do not change
     what a run computes, so changing them must not rerun finished jobs.
+    ``section`` (``pretrain`` or ``finetune``) holds the job's execution settings.
     """
-    from analog_tl.config import from_dict
+    from analog_tl.config import EXECUTION_KEYS, ExecutionConfig, from_dict
     from analog_tl.training.resume import ResumeConfig
     from analog_tl.training.runner import RunContext
 
+    config = snakemake.config  # the schema fills every section
+    execution = {key: config[section][key] for key in EXECUTION_KEYS}
     return RunContext(
-        device=snakemake.config["compute"]["device"],  # the schema fills both sections
-        resume=from_dict(ResumeConfig, snakemake.config["resume"]),
-        workflow_config=dict(snakemake.config),
+        device=config["compute"]["device"],
+        resume=from_dict(ResumeConfig, config["resume"]),
+        execution=from_dict(ExecutionConfig, execution),
+        workflow_config=dict(config),
     )

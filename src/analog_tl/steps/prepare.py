@@ -1,4 +1,4 @@
-"""Data preparation steps: the pre-training task and each fine-tuning task."""
+"""Data steps: download a torchvision data set, prepare the pre-training task and each fine-tuning task."""
 
 from __future__ import annotations
 
@@ -6,11 +6,35 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from analog_tl.config import DataConfig, to_dict
+from analog_tl.config import DataConfig, from_dict, to_dict
 from analog_tl.data.prepare import prepare_task
 from analog_tl.data.prepared import save_prepared
+from analog_tl.data.sources import TORCHVISION_ROLES, fetch_torchvision
+from analog_tl.io import write_json
 
 log = logging.getLogger(__name__)
+
+LOCATION_KEYS = ("pretrain_path", "finetune_path", "download")  # where the images are; not what is prepared
+
+
+def data_config(params: dict[str, Any], workflow_data: dict[str, Any], download: bool | None = None) -> DataConfig:
+    """A :class:`DataConfig` from a rule's data ``params`` plus the location keys of the workflow's ``data`` section.
+
+    ``download`` overrides ``data.download`` (preparation jobs never download:
+    the download rule did).
+    """
+    location = {key: workflow_data[key] for key in LOCATION_KEYS}
+    if download is not None:
+        location["download"] = download
+    return from_dict(DataConfig, {**params, **location})
+
+
+def download(config: DataConfig, dataset: str, out: str | Path) -> dict[str, Any]:
+    """Fetch (``config.download``) or verify torchvision's ``dataset`` (cifar10, cifar100); write its record to ``out``."""
+    record = fetch_torchvision(config, TORCHVISION_ROLES[dataset])
+    write_json(out, record)
+    log.info("%s ready in %s: %s", dataset, record["root"], record["images"])
+    return record
 
 
 def prepare(config: DataConfig, role: str, classes: list[str] | None, out: str | Path, task: str) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from typing import Any
 import pandas as pd
 import torch
 
+from analog_tl.errors import ChecksumError
 from analog_tl.io import atomic_path, read_json, sha256_file, write_json
+from analog_tl.provenance import project_record
 from analog_tl.training.loop import EpochMetrics
 
 
@@ -62,12 +64,12 @@ def load_checked_model(path: str | Path, final_path: str | Path) -> dict[str, An
     """Load a checkpoint after checking it against the ``model_sha256`` recorded in ``final_path`` (JSON).
 
     Raises:
-        RuntimeError: naming the file when the checksum does not match.
+        ChecksumError: naming the file when the checksum does not match.
     """
     expected = recorded_sha256(final_path)
     actual = sha256_file(path)
     if actual != expected:
-        raise RuntimeError(
+        raise ChecksumError(
             f"{path}: SHA-256 {actual} does not match {expected} recorded in {final_path}; "
             "the model changed after it was written; delete it and rerun the workflow"
         )
@@ -103,7 +105,7 @@ def write_run(
         pd.DataFrame([m.as_dict() for m in history]).to_csv(tmp, index=False)
     final = summarise(history)
     final["model_sha256"] = save_model(model_state, paths.model)
-    write_json(paths.record, {**record, "versions": software_versions()})
+    write_json(paths.record, {**record, "versions": software_versions(), "project": project_record()})
     write_json(paths.final, final)
     if not all(math.isfinite(v) for k, v in final.items() if k.endswith("error")):
         raise RuntimeError(f"{paths.final}: non-finite error rate in final metrics")

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from analog_tl.errors import AnalogTLError
+
 log = logging.getLogger(__name__)
 
 DEVICE_SETTINGS = ("auto", "cpu", "cuda")
@@ -24,7 +26,7 @@ CUDA_BUILD_HINT = (
 )
 
 
-class DeviceError(RuntimeError):
+class DeviceError(AnalogTLError, RuntimeError):
     """The requested compute device cannot be used."""
 
 

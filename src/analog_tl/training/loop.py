@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from analog_tl.config import TrainConfig
+from analog_tl.config import ExecutionConfig, TrainConfig
+from analog_tl.errors import AnalogTLError
 from analog_tl.data.batches import eval_batches, steps_per_epoch, train_batches
 from analog_tl.data.prepared import LabelledImages, PreparedData
 from analog_tl.training.resume import ResumeStore, restore_model, rng_state, set_rng_state
@@ -24,7 +25,7 @@ from analog_tl.training.resume import ResumeStore, restore_model, rng_state, set
 log = logging.getLogger(__name__)
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(AnalogTLError, RuntimeError):
     """The training loss became NaN or infinite."""
 
 
@@ -88,6 +89,7 @@ def train_one_epoch(
     epoch: int,
     device: torch.device,
     label: str,
+    log_every_steps: int = 50,
 ) -> tuple[float, float]:
     """One pass over ``data``; returns (mean loss, running error) of the epoch."""
     model.train()
@@ -111,7 +113,7 @@ def train_one_epoch(
         total_loss += loss.item() * len(y)
         wrong += int((logits.argmax(dim=1) != y).sum())
         seen += len(y)
-        if step % config.log_every_steps == 0 and step < n_steps:
+        if step % log_every_steps == 0 and step < n_steps:
             rate = step / (time.perf_counter() - start)
             log.info(
                 "%s epoch %d step %d/%d loss %.4f | %.2f steps/s, epoch ends in %s",
@@ -173,6 +175,7 @@ def fit(
     label: str,
     on_epoch: Callable[[EpochMetrics], None] | None = None,
     store: ResumeStore | None = None,
+    execution: ExecutionConfig = ExecutionConfig(),
 ) -> list[EpochMetrics]:
     """Train for ``config.epochs`` epochs; evaluate before training and after every epoch.
 
@@ -181,6 +184,7 @@ def fit(
     epoch and saves state at the store's interval.
     Returns one :class:`EpochMetrics` per epoch, epoch 0 being the initial model.
     ``on_epoch`` is called with each epoch's metrics as soon as they exist.
+    ``execution`` sets the evaluation batch size and the progress-line interval.
 
     Raises:
         DivergenceError: if the loss becomes NaN or infinite.
@@ -194,15 +198,17 @@ def fit(
         epoch_start = time.perf_counter()
         if epoch == 0:
             train_loss = math.nan
-            train_error = error_rate(model, data.train, config.eval_batch_size, device)
+            train_error = error_rate(model, data.train, execution.eval_batch_size, device)
         else:
-            train_loss, train_error = train_one_epoch(model, optimizer, scheduler, data.train, config, epoch, device, label)
+            train_loss, train_error = train_one_epoch(
+                model, optimizer, scheduler, data.train, config, epoch, device, label, execution.log_every_steps
+            )
         metrics = EpochMetrics(
             epoch=epoch,
             train_loss=train_loss,
             train_error=train_error,
-            val_error=error_rate(model, data.val, config.eval_batch_size, device),
-            test_error=error_rate(model, data.test, config.eval_batch_size, device),
+            val_error=error_rate(model, data.val, execution.eval_batch_size, device),
+            test_error=error_rate(model, data.test, execution.eval_batch_size, device),
             seconds=time.perf_counter() - epoch_start,
         )
         history.append(metrics)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from analog_tl.data.prepared import PreparedData
-from analog_tl.config import TrainConfig
+from analog_tl.config import ExecutionConfig, TrainConfig, to_dict
 from analog_tl.training.artifacts import RunPaths, write_run
 from analog_tl.training.device import devices_seen, select_device
 from analog_tl.training.loop import OptimizerFactory, fit
@@ -27,11 +27,13 @@ class RunContext:
     """Per-job settings that do not change what a run computes.
 
     ``device`` is the ``compute.device`` setting (auto, cpu, cuda); ``resume``
-    says where resumable state goes; ``workflow_config`` is recorded in ``run.json``.
+    says where resumable state goes; ``execution`` how the run evaluates and
+    logs; ``workflow_config`` is recorded in ``run.json``.
     """
 
     device: str = "cpu"
     resume: ResumeConfig = field(default_factory=lambda: ResumeConfig(enabled=False))
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     workflow_config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,8 +79,13 @@ def train_and_write(
             state_folder(context.resume.folder, out_dir), fingerprint(record),
             context.resume.every_epochs, context.resume.keep,
         )
-    history = fit(model, make_optimizer, data, train_cfg, device, label, store=store)
-    full_record = {**record, "device": compute_record(device), "workflow_config": context.workflow_config}
+    history = fit(model, make_optimizer, data, train_cfg, device, label, store=store, execution=context.execution)
+    full_record = {
+        **record,
+        "device": compute_record(device),
+        "execution": to_dict(context.execution),
+        "workflow_config": context.workflow_config,
+    }
     final = write_run(RunPaths.in_folder(out_dir), history, {"state_dict": model.state_dict(), **checkpoint}, full_record)
     if store is not None:
         store.clear()

@@ -1,0 +1,68 @@
+"""analog_tl.provenance: the project's version, git state and library origin recorded in every run.json."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import analog_tl
+from analog_tl.provenance import PACKAGE, checkout_root, git_state, project_record
+
+REPO = Path(__file__).resolve().parents[1]
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+
+
+def _repo(tmp_path: Path) -> tuple[Path, str]:
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / "tracked.txt").write_text("a\n")
+    subprocess.run([*GIT, "init", "-q", str(root)], check=True)
+    subprocess.run([*GIT, "-C", str(root), "add", "tracked.txt"], check=True)
+    subprocess.run([*GIT, "-C", str(root), "commit", "-q", "-m", "one"], check=True)
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return root, head
+
+
+def test_the_record_names_version_library_path_and_source():
+    record = project_record()
+    version = re.search(r'__version__ = "([^"]+)"', (REPO / "src" / "analog_tl" / "__init__.py").read_text()).group(1)
+    assert record["version"] == version == analog_tl.__version__
+    assert record["library_path"] == str(PACKAGE) == str((REPO / "src" / "analog_tl").resolve())
+    assert record["source"] == "checkout" and record["checkout"] == str(REPO.resolve())
+
+
+@pytest.mark.skipif(not (REPO / ".git").exists(), reason="not a git checkout (e.g. a source archive)")
+def test_the_record_gives_this_checkouts_commit():
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert project_record()["git"]["commit"] == head
+
+
+def test_dirty_means_tracked_files_differ_from_the_commit(tmp_path):
+    root, head = _repo(tmp_path)
+    assert git_state(root) == {"commit": head, "dirty": False, "changed_files": 0}
+    (root / "untracked.txt").write_text("new\n")  # untracked files do not count
+    assert git_state(root)["dirty"] is False
+    (root / "tracked.txt").write_text("b\n")
+    assert git_state(root) == {"commit": head, "dirty": True, "changed_files": 1}
+
+
+def test_without_git_the_commit_is_read_from_the_repository_files(tmp_path, monkeypatch):
+    root, head = _repo(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no git executable, as in a minimal container
+    assert shutil.which("git") is None
+    assert git_state(root) == {"commit": head, "dirty": "unknown (no git executable)"}
+    subprocess.run(["/usr/bin/git", "-C", str(root), "pack-refs", "--all"], check=True, env={**os.environ, "PATH": "/usr/bin"})
+    assert git_state(root)["commit"] == head  # from packed-refs
+
+
+def test_a_folder_without_git_and_an_installed_copy_say_so(tmp_path):
+    assert git_state(tmp_path) == "not a git checkout"
+    site = tmp_path / "site-packages" / "analog_tl"
+    site.mkdir(parents=True)
+    assert checkout_root(site) is None
+    assert checkout_root(REPO.resolve() / "src" / "analog_tl") == REPO.resolve()

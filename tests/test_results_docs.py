@@ -1,0 +1,229 @@
+"""The README's numbers are checkable: committed result tables with a manifest each, and the README agrees with them.
+
+Every ``docs/results/<run>/`` folder holds the small tables of one run the
+README quotes and a ``README.md`` manifest (commit, config and its SHA-256,
+command, machine, date). These tests check the manifests against the git
+history and the folder's files, every ``docs/results`` path the top-level
+README names, and the README's demo, sweep, HfO2 and benchmark tables cell by
+cell against the committed CSVs, so a README number that drifts from its
+table fails here. Fast: no training, only file reads and ``git``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "results"
+README = REPO / "README.md"
+FOLDERS = sorted(p for p in RESULTS.iterdir() if p.is_dir())
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True)
+
+
+def _history_reason() -> str | None:
+    """Why the git history cannot be checked here, or None when it can."""
+    try:
+        inside = _git("rev-parse", "--is-inside-work-tree")
+    except FileNotFoundError:
+        return "git is not installed"
+    if inside.returncode != 0 or inside.stdout.strip() != b"true":
+        return "not a git checkout (e.g. a source tarball): the manifests' commits cannot be looked up"
+    if _git("rev-parse", "--is-shallow-repository").stdout.strip() == b"true":
+        return "shallow clone: the manifests' commits may predate its history"
+    return None
+
+
+CONFIG_HASH = re.compile(r"`([\w./-]+\.ya?ml)` at `([0-9a-f]{7,40})`,\s+SHA-256\s+`([0-9a-f]{64})`")
+
+
+def _fields(manifest: str) -> dict[str, str]:
+    """The manifest's ``- **Name**: text`` items with their indented continuation lines, by name."""
+    fields: dict[str, str] = {}
+    name = None
+    for line in manifest.splitlines():
+        match = re.match(r"- \*\*(\w[\w ]*)\*\*:(.*)", line)
+        if match:
+            name = match.group(1)
+            fields[name] = match.group(2)
+        elif name and (line.startswith("  ") or not line.strip()):
+            fields[name] += "\n" + line
+        else:
+            name = None
+    return fields
+
+
+def _manifest(folder: Path) -> str:
+    path = folder / "README.md"
+    assert path.is_file(), f"{folder.relative_to(REPO)} has no README.md saying how its tables were made"
+    return path.read_text()
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
+def test_manifest_names_commit_command_and_every_table(folder):
+    fields = _fields(_manifest(folder))
+    for name in ("Run", "Commit", "Config", "Command", "Machine", "Date", "Quoted in"):
+        assert name in fields, f"{folder.name}/README.md lacks its '- **{name}**:' line"
+    assert re.findall(r"`([0-9a-f]{7,40})`", fields["Commit"]), f"{folder.name}: no commit id in backticks"
+    assert re.search(r"`\.venv/bin/(snakemake|python) [^`]+`", fields["Command"]), f"{folder.name}: no command line"
+    assert CONFIG_HASH.search(fields["Config"]) or re.search(r"no workflow config|not known", fields["Config"]), (
+        f"{folder.name}: the Config line gives neither a config file's SHA-256 at a commit nor why not"
+    )
+    text = _manifest(folder)
+    for table in sorted(folder.rglob("*.csv")):
+        name = table.relative_to(folder).as_posix()
+        assert f"`{name}`" in text, f"{folder.name}/README.md does not name its table {name}"
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
+def test_manifest_commits_and_config_hashes_are_in_the_history(folder):
+    reason = _history_reason()
+    if reason:
+        pytest.skip(reason)
+    text = _manifest(folder)
+    for commit in re.findall(r"`([0-9a-f]{7,40})`", _fields(text)["Commit"]):
+        assert _git("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0, f"{folder.name}: no commit {commit}"
+    # "`config/x.yaml` at `<commit>`, SHA-256 `<hash>`": the SHA-256 of the file's bytes at that commit
+    for path, commit, digest in CONFIG_HASH.findall(text):
+        shown = _git("show", f"{commit}:{path}")
+        assert shown.returncode == 0, f"{folder.name}: {path} is not in commit {commit}"
+        assert hashlib.sha256(shown.stdout).hexdigest() == digest, f"{folder.name}: SHA-256 of {path} at {commit}"
+
+
+def test_readme_paths_under_docs_results_exist_and_every_run_is_pointed_at():
+    text = README.read_text()
+    paths = {p.rstrip(".,;:)") for p in re.findall(r"docs/results(?:/[\w.-]+)*/?", text)}
+    assert paths, "README.md names no docs/results path"
+    for path in sorted(paths):
+        assert (REPO / path).exists(), f"README.md names {path}, which does not exist"
+    for folder in FOLDERS:
+        assert f"docs/results/{folder.name}/" in text, f"README.md never points at docs/results/{folder.name}/"
+
+
+def _section(heading: str) -> str:
+    """Text of the README section ``heading`` (a whole heading line) up to the next heading of its level or above."""
+    text = README.read_text()
+    match = re.search(rf"^{re.escape(heading)}\n(.*?)(?=^#{{1,{heading.index(' ')}}} |\Z)", text, re.S | re.M)
+    assert match, f"README.md has no section {heading!r}"
+    return match.group(1)
+
+
+def _table(section: str, first_header: str) -> list[dict[str, str]]:
+    """The Markdown table of ``section`` whose first column header is ``first_header``, as one dict per row."""
+    for block in re.findall(r"((?:^\|.*\|\n)+)", section, re.M):
+        rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block.splitlines()]
+        if rows[0][0] == first_header:
+            return [dict(zip(rows[0], row)) for row in rows[2:]]
+    raise AssertionError(f"no table with first column {first_header!r}")
+
+
+def _csv(path: str) -> list[dict[str, str]]:
+    with open(RESULTS / path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _shown(cell: str, value: float) -> bool:
+    """Whether ``cell`` is ``value`` written with the cell's own number of decimals."""
+    decimals = len(cell.split(".")[1]) if "." in cell else 0
+    return cell == f"{value:.{decimals}f}"
+
+
+def _check(mismatches: list[str], where: str, cell: str, value: float) -> None:
+    if not _shown(cell, value):
+        mismatches.append(f"{where}: README {cell!r}, table {value!r}")
+
+
+MODES = {  # the demo table's mode labels
+    "digital TL (SGD)": "digital_tl",
+    "digital from scratch (SGD)": "digital_scratch",
+    "analog TL (c-TTv2)": "analog_tl",
+    "analog TL, digital parameters frozen": "analog_tl_frozen_digital",
+    "analog from scratch (c-TTv2)": "analog_scratch",
+}
+
+
+def test_demo_table_equals_runs_csv():
+    """Every cell of "Demo results"' test-error table (e.g. digital TL, 5class, selected: 12.8) from runs.csv."""
+    runs = {}
+    for r in _csv("default/runs.csv"):
+        runs[(r["task"], r["mode"], float(r["transfer_noise"]) if r["transfer_noise"] else None)] = r
+    table = _table(_section("## Demo results"), "mode")
+    assert len(table) == len(runs) // 2, "the demo table should have one row per (mode, tau)"
+    mismatches: list[str] = []
+    for row in table:
+        tau = None if row["tau"] == "-" else float(row["tau"])
+        fast_lrs = row["fast_lr (2class, 5class)"].split(", ")
+        for i, task in enumerate(("2class", "5class")):
+            run = runs[(task, MODES[row["mode"]], tau)]
+            where = f"{row['mode']} tau {row['tau']} {task}"
+            _check(mismatches, f"{where} final", row[f"{task} final"], 100 * float(run["final_test_error"]))
+            _check(mismatches, f"{where} selected", row[f"{task} selected"], 100 * float(run["test_error_at_best_val"]))
+            if run["fast_lr"]:
+                _check(mismatches, f"{where} fast_lr", fast_lrs[i], float(run["fast_lr"]))
+            else:
+                assert row["fast_lr (2class, 5class)"] == "-", where
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_demo_sweep_table_equals_sweep_summaries():
+    table = _table(_section("## Demo results"), "sweep axis")
+    assert table
+    mismatches: list[str] = []
+    for row in table:
+        summary = {r["task"]: r for r in _csv(f"default/sweeps/{row['sweep axis']}_summary.csv")
+                   if float(r["sweep_value"]) == float(row["value (%)"])}
+        assert set(summary) == {"2class", "5class"}, row
+        lrs = row["selected lr (2class, 5class)"].split(", ")
+        mean, std = row["measured symmetry point"].split(" ± ")
+        for i, task in enumerate(("2class", "5class")):
+            where = f"{row['sweep axis']} {row['value (%)']} {task}"
+            _check(mismatches, where, row[task], 100 * float(summary[task]["test_error_mean"]))
+            _check(mismatches, f"{where} lr", lrs[i], float(summary[task]["lrs"]))
+        # one symmetry-point column: the 2class model's (the 5class one differs in the last digit at spv 10)
+        where = f"{row['sweep axis']} {row['value (%)']} 2class symmetry point"
+        _check(mismatches, f"{where} mean", mean, float(summary["2class"]["symmetry_point_mean"]))
+        _check(mismatches, f"{where} std", std, float(summary["2class"]["symmetry_point_std"]))
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_hfo2_table_equals_fast_lr_tables():
+    """Both rows of the HfO2 comparison: the analog TL fast_lr candidates selected on validation."""
+    table = {row["device"].split("`")[1]: row for row in _table(_section("## Demo results"), "device")}
+    mismatches: list[str] = []
+    sources = {"SoftBoundsReferenceDevice": "default/fast_lr.csv", "ReRamArrayHfO2PresetDevice": "hfo2/fast_lr.csv"}
+    for device, path in sources.items():
+        row = table[device]
+        chosen = {r["task"]: r for r in _csv(path) if r["mode"] == "analog_tl" and r["selected"] == "True"}
+        fast_lrs = row["fast_lr chosen (2class, 5class)"].split(", ")
+        for i, task in enumerate(("2class", "5class")):
+            error = 100 * float(chosen[task]["test_error_mean"])
+            _check(mismatches, f"{device} {task} fast_lr", fast_lrs[i], float(chosen[task]["fast_lr"]))
+            _check(mismatches, f"{device} {task} selected", row[f"{task} selected"], error)
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_simulator_speed_table_equals_benchmark_csv():
+    rows = {(r["model"], r["batch"], r["simulator"]): r for r in _csv("benchmark/simulator.csv")}
+    table = _table(_section("### The fast simulator (`analog.simulator: fast`)"), "model")
+    assert len(table) == len(rows) // 3
+    mismatches: list[str] = []
+    for row in table:
+        case = {sim: rows[(row["model"], row["batch"], sim)] for sim in ("digital", "aihwkit", "fast")}
+        step = {sim: float(r["step_seconds"]) for sim, r in case.items()}
+        where = f"{row['model']} batch {row['batch']}"
+        _check(mismatches, f"{where} digital", row["digital (s)"], step["digital"])
+        _check(mismatches, f"{where} aihwkit", row["aihwkit c-TTv2 (s)"], step["aihwkit"])
+        _check(mismatches, f"{where} fast", row["fast (s)"], step["fast"])
+        _check(mismatches, f"{where} fast / digital", row["fast / digital"], step["fast"] / step["digital"])
+        _check(mismatches, f"{where} aihwkit / fast", row["aihwkit / fast"], step["aihwkit"] / step["fast"])
+        for cell, sim in zip(row["peak RSS aihwkit / fast (MiB)"].split(" / "), ("aihwkit", "fast")):
+            _check(mismatches, f"{where} RSS {sim}", cell, float(case[sim]["peak_rss_mib"]))
+    assert not mismatches, "\n".join(mismatches)
