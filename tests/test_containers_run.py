@@ -54,9 +54,11 @@ def recorded_calls(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def run_with_double(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+def run_with_double(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
     log = workdir / "apptainer-calls.jsonl"
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=double_env(log, dict(os.environ)),
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=double_env(log, env or dict(os.environ)),
                             capture_output=True, text=True, timeout=600)
     return result, recorded_calls(log)
 
@@ -80,11 +82,26 @@ def gpu_profile_run(tmp_path_factory):
 def test_every_job_of_every_rule_ran_through_apptainer_in_the_configured_image_with_nv(gpu_profile_run):
     _, result, calls = gpu_profile_run
     step_scripts = {path.stem for path in (REPO / "scripts").glob("*.py")} - {"benchmark_simulator"}  # not a step
-    assert {script_of(call) for call in calls} == step_scripts  # every step script, so every rule
+    # every step script, so every rule; the download (torchvision data only) in the next test
+    assert {script_of(call) for call in calls} == step_scripts - {"download_data"}
     jobs = int(re.search(r"(\d+) of \1 steps \(100%\) done", result.stdout + result.stderr).group(1))
     assert len(calls) == jobs - 1  # every job but `all` (which runs nothing)
     assert {c["image"] for c in calls} == {IMAGE}
     assert all(c["nv"] for c in calls)  # profiles/local-gpu passes --nv to every job
+
+
+def test_the_download_rule_runs_in_the_image_too(tmp_path):
+    """download_torchvision (a local rule) through the GPU profile, with torchvision's fetch replaced offline."""
+    config = {**SMALL_DAG, "data": {"source": "torchvision", "pretrain_path": "cifar", "finetune_path": "cifar"}}
+    prepare_workdir(tmp_path, config)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(DOUBLES / "torchvision_download"), os.environ.get("PYTHONPATH", "")]),
+           "ANALOG_TL_DOWNLOAD_LOG": str(tmp_path / "downloads.log")}
+    result, calls = run_with_double(tmp_path, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "1",
+                                    "results/data/downloads/cifar10.json", env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [script_of(call) for call in calls] == ["download_data"]
+    assert calls[0]["image"] == IMAGE and calls[0]["nv"]
+    assert (tmp_path / "downloads.log").read_text().startswith("CIFAR10 ")
 
 
 def test_the_jobs_really_ran_and_the_preflight_saw_no_gpu(gpu_profile_run):

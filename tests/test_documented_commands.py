@@ -241,10 +241,11 @@ def write_doubles(folder: Path) -> None:
     header = f"#!{sys.executable}\nimport json, os, sys\n" \
              "with open(os.environ['DOC_DOUBLES_LOG'], 'a') as log:\n" \
              "    log.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + '\\n')\n"
-    conda = header + f"answers = {{tuple(k): v for k, v in {json.dumps([[list(k), v] for k, v in CONDA_ANSWERS.items()])}}}\n" \
+    answers = json.dumps([[list(query), answer] for query, answer in CONDA_ANSWERS.items()])
+    conda = header + f"answers = {{tuple(k): v for k, v in {answers}}}\n" \
                      "args = tuple(sys.argv[1:])\n" \
                      "if args not in answers:\n" \
-                     "    sys.exit(f'conda TEST DOUBLE: refused {list(args)} (only read-only queries are answered)')\n" \
+                     "    sys.exit(f'conda TEST DOUBLE: refused {list(args)} (it answers read-only queries only)')\n" \
                      "print(answers[args])\n"
     tripwire = header + "sys.exit(f'SLURM tripwire: {os.path.basename(sys.argv[0])} must not be called by a dry run')\n"
     for name, text in [("conda", conda), *((name, tripwire) for name in SLURM_COMMANDS)]:
@@ -322,7 +323,8 @@ def test_documented_command_runs_as_a_dry_run(key, copy_env):
         result = run(root, argv, env)
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{where}: {shlex.join(argv)} failed:\n{output[-4000:]}"
-        expected = "Unlocked working directory." if has_option(argv, "--unlock") else "your workflow is in a good condition"
+        unlock = has_option(argv, "--unlock")
+        expected = "Unlocked working directory." if unlock else "your workflow is in a good condition"
         assert expected in output, output[-4000:]
     else:
         result = run(root, (*argv, "-n"), env)

@@ -35,11 +35,12 @@ pytestmark = [
 ]
 
 PROFILE = REPO / "profiles" / "slurm"
-CONFIG = {**QUICK, "container": IMAGE, "compute": {"device": "cpu", "gpus_per_job": 1}}
+CONFIG = {**QUICK, "container": IMAGE, "compute": {"device": "cpu", "gpus_per_job": 1}, "threads": 2}
 DIGITAL_RUNS = ["pretrain", "runs/2class/digital_tl/seed~0", "runs/2class/digital_scratch/seed~0"]
 ANALOG_RUN = "runs/2class/analog_tl/noise~0.0/fast_lr~0.1/seed~0"
 TARGETS = [f"results/{run}/final.json" for run in [*DIGITAL_RUNS, ANALOG_RUN]]
 TRAINING_RULES = {"preflight", "pretrain", "finetune_digital", "finetune_analog"}  # the scripts that request a GPU
+THREADED_SCRIPTS = {"pretrain", "finetune_digital", "finetune_analog", "convert_analog"}  # threads: config threads
 
 
 def cluster_overrides() -> list[str]:
@@ -128,13 +129,16 @@ def test_training_jobs_were_allocated_the_gpu_and_the_others_none(slurm_run):
 
 
 def test_the_profile_resources_reached_slurm(slurm_run):
-    """Partition, memory, cores and runtimes (with the attempt expressions) as written in profiles/slurm."""
+    """Partition, memory and runtimes (with the attempt expressions) as written in profiles/slurm; CPUs = threads."""
     _, _, calls, jobs = slurm_run
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert "cpus_per_task" not in profile["default-resources"]  # the CPUs follow the rules' threads
     by_script = {script_of(call): jobs[call["slurm_job_id"]] for call in calls}
-    for job in jobs.values():
+    for call in calls:
+        job = jobs[call["slurm_job_id"]]
         assert job["Partition"] == PARTITION
-        assert job["NumCPUs"] == str(profile["default-resources"]["cpus_per_task"])
+        threads = CONFIG["threads"] if script_of(call) in THREADED_SCRIPTS else 1
+        assert job["NumCPUs"] == str(threads), (script_of(call), job["NumCPUs"])
     assert by_script["prepare_data"]["TimeLimit"] == "01:00:00"  # runtime "60 * attempt", attempt 1
     assert by_script["prepare_data"]["MinMemoryNode"] == "16000M"
     assert by_script["pretrain"]["TimeLimit"] == "04:00:00"  # set-resources pretrain runtime "240 * attempt"
@@ -159,6 +163,7 @@ def test_the_run_records_show_the_slurm_allocation(slurm_run):
     assert record["device"]["slurm_job_id"] in jobs
     assert record["device"]["cuda_visible_devices"] == "0"  # the allocated (stand-in) GPU
     assert record["device"]["torch_device"] == "cpu"  # compute.device: cpu; no GPU exists behind it
+    assert record["device"]["torch_threads"] == CONFIG["threads"]  # the threads SLURM allocated are the ones used
 
 
 def test_a_job_allocated_a_gpu_it_cannot_see_stops_the_run_at_the_preflight(cluster, tmp_path):

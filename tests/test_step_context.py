@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analog_tl.errors import AnalogTLError, ConfigError
+from analog_tl.errors import AnalogTLError, ConfigError, DataError
 from analog_tl.steps.context import check_library
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def test_every_project_error_type_derives_from_the_base_class():
     from analog_tl.training.loop import DivergenceError
 
     for error in (AnalogConfigError, ChecksumError, DataSourceError, KernelBuildError, SimulatorScopeError,
-                  DeviceError, DivergenceError, ConfigError):
+                  DeviceError, DivergenceError, ConfigError, DataError):
         assert issubclass(error, AnalogTLError), error
     assert not issubclass(RuntimeError, AnalogTLError) and not issubclass(ValueError, AnalogTLError)
 

@@ -16,5 +16,9 @@ class ConfigError(AnalogTLError, ValueError):
     """A setting that the library cannot honour (unknown key, model, device or field)."""
 
 
+class DataError(AnalogTLError, ValueError):
+    """The configured data cannot be used (missing, empty, malformed, too few images)."""
+
+
 class ChecksumError(AnalogTLError, RuntimeError):
     """A file does not match the checksum recorded when it was written."""

@@ -131,7 +131,7 @@ wildcard_constraints:
 
 
 def after_preflight(folder):
-    """Input function of a training rule whose run folder is ``folder`` (a pattern): the preflight gate.
+    """Input function for the training jobs that write into ``folder`` (a pattern): the preflight gate.
 
     A job whose run is not finished (no ``final.json``) waits for the preflight
     checkpoint when that has to run (report missing, forced, or its settings

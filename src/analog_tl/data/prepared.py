@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from analog_tl.errors import ChecksumError
+from analog_tl.errors import ChecksumError, DataError
 from analog_tl.io import atomic_path, read_json, sha256_file, write_json
 
 SPLITS = ("train", "val", "test")
@@ -70,7 +70,7 @@ def split_validation(
         n_val = min(max(1, round(fraction * len(members))), len(members) - 1)
         if n_val < 1:
             name = classes[int(label)] if classes else int(label)
-            raise ValueError(
+            raise DataError(
                 f"class {name!r} has {len(members)} training image(s); need at least 2 "
                 "(one for training, one for validation)"
             )

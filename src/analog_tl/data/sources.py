@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from analog_tl.config import DataConfig
 from analog_tl.data import synthetic
 from analog_tl.data.prepared import LabelledImages
-from analog_tl.errors import AnalogTLError
+from analog_tl.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm"}
 IMAGE_SIZE = 32
 
 
-class DataSourceError(AnalogTLError, ValueError):
+class DataSourceError(DataError):
     """The configured data cannot be read (missing, empty, malformed)."""
 
 

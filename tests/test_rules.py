@@ -1,0 +1,46 @@
+"""Static checks of the workflow's rules: which run where, and what the training rules declare."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = REPO / "workflow" / "rules"
+
+
+def _rules_in(*files: str) -> set[str]:
+    names: set[str] = set()
+    for name in files:
+        names |= set(re.findall(r"^(?:rule|checkpoint) (\w+):", (RULES / name).read_text(), re.MULTILINE))
+    return names
+
+
+def _localrules() -> set[str]:
+    block = (REPO / "workflow" / "Snakefile").read_text().split("localrules:", 1)[1].split("\n\n", 1)[0]
+    return {name.strip().rstrip(",") for name in block.split() if name.strip().rstrip(",")}
+
+
+def test_aggregation_table_and_figure_rules_are_local_and_no_compute_rule_is():
+    light = _rules_in("tables.smk", "figures.smk") | {"select_fast_lr", "aggregate_sweep", "download_torchvision", "all"}
+    assert _localrules() == light
+    heavy = _rules_in("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk", "data.smk", "preflight.smk") - light
+    assert heavy >= {"pretrain", "finetune_digital_tl", "finetune_analog_tl", "finetune_analog_sweep", "convert_analog",
+                     "prepare_task_data", "preflight"}
+    assert not heavy & _localrules()
+
+
+def test_every_gpu_rule_is_gated_by_the_preflight_and_threads_follow_the_config():
+    text = "\n".join((RULES / f).read_text() for f in ("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk"))
+    for body in re.split(r"^(?=rule |checkpoint )", text, flags=re.MULTILINE):
+        if "gpu=GPUS_PER_JOB" in body:
+            assert "preflight=after_preflight(" in body, body.splitlines()[0]
+            assert 'threads: config["threads"]' in body, body.splitlines()[0]
+
+
+def test_local_gpu_profile_runs_one_gpu_job_at_a_time():
+    """Snakemake gives local jobs no GPU ids: every job trains on GPU 0, so the default is one GPU job at once."""
+    profile = yaml.safe_load((REPO / "profiles" / "local-gpu" / "config.yaml").read_text())
+    assert profile["resources"]["gpu"] == 1
