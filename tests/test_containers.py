@@ -117,3 +117,16 @@ def test_step_scripts_import_the_library_from_the_repository_when_the_environmen
     result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == str(REPO / "scripts" / "analog_tl" / "__init__.py")
+
+
+def test_the_image_runs_the_bound_checkouts_library_not_a_copy(recipe):
+    """The image installs no analog_tl: steps import the checkout's src/ (scripts/analog_tl); kernels are prebuilt."""
+    install = "\n".join(recipe.install)
+    assert "$PIP --no-deps /opt/analog-tl" not in install and "pip install -e" not in install
+    assert not re.search(r"\$PIP[^\n]*/opt/analog-tl\s*$", install, re.MULTILINE)  # no install of the project folder
+    assert "PYTHONPATH=/opt/analog-tl/src ANALOG_TL_CACHE=/opt/analog-tl/cache" in install  # kernel built at build time
+    packages = install.split("apt-get install", 1)[1].split("rm -rf", 1)[0].split()
+    assert "git" in packages  # the code record (run.json: project.git) reads the commit with git
+    environ = "\n".join(recipe.environ)
+    assert "ANALOG_TL_KERNELS=/opt/analog-tl/cache/kernels" in environ  # read-only prebuilt kernels
+    assert "ANALOG_TL_CACHE=" not in environ  # the writable cache stays under XDG_CACHE_HOME

@@ -111,6 +111,8 @@ def commands_in(text: str, where: str, exported: dict[str, str] | None = None) -
     """The Snakemake commands of one shell line; ``exported`` collects ``export`` statements for later lines."""
     exported = {} if exported is None else exported
     found = []
+    if "snakemake" not in text and not text.lstrip().startswith("export "):
+        return found  # not a command line of ours (e.g. prose in the layout block, which need not be shell)
     for segment in shell_segments(text):
         if segment[0] == "export":
             exported.update(word.split("=", 1) for word in segment[1:] if "=" in word)
