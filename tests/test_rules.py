@@ -44,3 +44,17 @@ def test_local_gpu_profile_runs_one_gpu_job_at_a_time():
     """Snakemake gives local jobs no GPU ids: every job trains on GPU 0, so the default is one GPU job at once."""
     profile = yaml.safe_load((REPO / "profiles" / "local-gpu" / "config.yaml").read_text())
     assert profile["resources"]["gpu"] == 1
+
+
+def test_keys_kept_out_of_rule_params_are_the_ones_the_steps_read_from_the_config():
+    """common.smk drops these keys from params; the library reads exactly them from the config (no drift)."""
+    from analog_tl.config import EXECUTION_KEYS
+    from analog_tl.steps.prepare import LOCATION_KEYS
+
+    common = (RULES / "common.smk").read_text()
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(re.findall(r'"(\w+)"', re.search(rf"^{name} = \(([^)]*)\)", common, re.MULTILINE).group(1)))
+
+    assert listed("EXECUTION_KEYS") == EXECUTION_KEYS
+    assert listed("DATA_LOCATION_KEYS") == LOCATION_KEYS

@@ -117,7 +117,7 @@ def load() -> ModuleType:
     name = f"analog_tl_cttv2_{key}"
     for root in [*prebuilt_roots(), cache_root()]:
         binary = root / f"cttv2-{key}" / f"{name}.so"
-        if binary.is_file():
+        if binary.is_file() and not (binary.parent / "lock").exists():  # "lock": torch is still building it
             module = _import_binary(name, binary)
             break
     else:
