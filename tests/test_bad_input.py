@@ -29,6 +29,7 @@ QUICK = {
     "pretrain": {**TINY["pretrain"], "epochs": 1},
     "finetune": {**TINY["finetune"], "epochs": 1},
     "analog": {**TINY["analog"], "fast_lrs": [0.1], "frozen_digital_ablation": False},  # one candidate: fixed paths
+    "compare": {},  # no comparison runs
 }
 
 

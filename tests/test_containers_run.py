@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from test_bad_input import QUICK
-from test_workflow import REPO, SNAKEMAKE
+from test_workflow import REPO, SNAKEMAKE, TINY
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,8 @@ SMALL_DAG = {  # every rule once or twice: one task, one noise level, one value 
     "tasks": {"2class": QUICK["tasks"]["2class"]},
     "analog": {**QUICK["analog"], "transfer_noise": [0.0]},
     "sweeps": {**QUICK["sweeps"], "sps": [0], "sps_readings": ["range_skew"], "spv": [10], "pulse_noise": [0], "dtod": [60], "lrs": [0.01], "epochs": 1},
+    "compare": {"algorithms": ["c-ttv2"], "devices": {"nominal": TINY["compare"]["devices"]["nominal"]}, "fast_lrs": [0.1],
+                "epochs": 1, "ablations": True},
 }
 
 

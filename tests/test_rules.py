@@ -24,16 +24,19 @@ def _localrules() -> set[str]:
 
 
 def test_aggregation_table_and_figure_rules_are_local_and_no_compute_rule_is():
-    light = _rules_in("tables.smk", "figures.smk") | {"select_fast_lr", "aggregate_sweep", "download_torchvision", "all"}
+    light = _rules_in("tables.smk", "figures.smk") | {"select_fast_lr", "aggregate_sweep", "download_torchvision", "all",
+                                                      "compare_pairs", "aggregate_compare", "plot_fig6", "plot_fig_layers"}
     assert _localrules() == light
-    heavy = _rules_in("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk", "data.smk", "preflight.smk") - light
+    heavy = _rules_in("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk", "data.smk", "preflight.smk",
+                      "compare.smk") - light
     assert heavy >= {"pretrain", "finetune_digital_tl", "finetune_analog_tl", "finetune_analog_sweep", "convert_analog",
-                     "prepare_task_data", "preflight"}
+                     "prepare_task_data", "preflight", "finetune_compare"}
     assert not heavy & _localrules()
 
 
 def test_every_gpu_rule_is_gated_by_the_preflight_and_threads_follow_the_config():
-    text = "\n".join((RULES / f).read_text() for f in ("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk"))
+    text = "\n".join((RULES / f).read_text() for f in ("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk",
+                                                        "compare.smk"))
     for body in re.split(r"^(?=rule |checkpoint )", text, flags=re.MULTILINE):
         if "gpu=GPUS_PER_JOB" in body:
             assert "preflight=after_preflight(" in body, body.splitlines()[0]

@@ -5,6 +5,7 @@ result depends on, so a config change reruns only the jobs it affects.
 """
 
 import difflib
+import itertools
 import json
 import os
 import sys
@@ -128,6 +129,10 @@ wildcard_constraints:
     fast_lr=r"[0-9.e+-]+",
     value=r"[0-9.e+-]+",
     lr=r"[0-9.e+-]+",
+    algorithm="sgd|mp|tiki-taka|ttv2|c-ttv2|agad",
+    device=r"[A-Za-z0-9_]+",
+    layers="all|backbone|head",
+    point=r"default|[A-Za-z_]+~[^/]+",
 
 
 def after_preflight(folder):
@@ -342,6 +347,80 @@ def noise_reports():
         task=TASKS,
         noise=NOISE_LEVELS,
         seed=SEEDS,
+    )
+
+
+# --- comparison: algorithms x devices, analog-layer ablations (rules/compare.smk) ----------
+
+COMPARE = config["compare"]
+# Compounds with a fast_lr field in aihwkit 1.2.0 (tests/test_algorithms.py checks this against aihwkit).
+FAST_LR_ALGORITHMS = ("tiki-taka", "ttv2", "c-ttv2", "agad")
+ABLATION_ALGORITHM = "c-ttv2"  # the paper's algorithm, on the first compare device
+COMPARE_RUN = "results/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}"
+
+
+def _grid_value(value):
+    """Canonical text of a grid value (numbers as fmt_float, so 1 and 1.0 are one point)."""
+    return fmt_float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def grid_points(algorithm):
+    """``{point: {field: value}}`` of ``algorithm``'s grid: fast_lr (if it has one) and compare.grids fields."""
+    grid = dict(COMPARE["grids"].get(algorithm, {}))
+    if algorithm in FAST_LR_ALGORITHMS:
+        grid.setdefault("fast_lr", COMPARE["fast_lrs"])
+    fields = sorted(grid)
+    points = {}
+    for combo in itertools.product(*(grid[f] for f in fields)):
+        name = ",".join(f"{f}~{_grid_value(v)}" for f, v in zip(fields, combo)) or "default"
+        points[name] = dict(zip(fields, combo))
+    return points
+
+
+def compare_arms():
+    """The (algorithm, device, analog layers) combinations to run: the grid, plus the ablations if enabled."""
+    arms = [(a, d, "all") for a in COMPARE["algorithms"] for d in COMPARE["devices"]]
+    if COMPARE["ablations"] and COMPARE["devices"]:
+        first = next(iter(COMPARE["devices"]))
+        arms += [(ABLATION_ALGORITHM, first, layers) for layers in ("all", "backbone", "head")]
+    return list(dict.fromkeys(arms))
+
+
+def compare_device_params(device):
+    """AnalogConfig fields of a comparison run on named device ``device`` (the compare entry replaces analog.device)."""
+    entry = COMPARE["devices"][device]
+    return {**analog_params(), "device": {"name": entry["name"], "fields": entry.get("fields", {})}}
+
+
+def buildable_pairs():
+    """The (algorithm, device) pairs that compare_pairs built and trained one step (after the checkpoint)."""
+    with open(checkpoints.compare_pairs.get().output[0]) as handle:
+        pairs = json.load(handle)["pairs"]
+    return {(p["algorithm"], p["device"]) for p in pairs if p["status"] == "ok"}
+
+
+def compare_run_folders():
+    """Every comparison run folder of a buildable pair: tasks x arms x grid points x seeds."""
+    ok = buildable_pairs()
+    return [
+        COMPARE_RUN.format(task=task, algorithm=a, device=d, layers=layers, point=point, seed=seed)
+        for task in TASKS
+        for a, d, layers in compare_arms()
+        if (a, d) in ok
+        for point in grid_points(a)
+        for seed in SEEDS
+    ]
+
+
+def compare_caption():
+    """Settings line of the comparison figures and tables."""
+    epochs = COMPARE["epochs"] or config["finetune"]["epochs"]
+    devices = "; ".join(f"{n} = {e['name']} {e.get('fields', {})}" for n, e in COMPARE["devices"].items())
+    return (
+        f"{settings_caption()}; comparison: algorithms {COMPARE['algorithms']} (aihwkit build_config, Table I where the "
+        f"compound has the field), devices {devices}, {epochs} epochs, transfer noise tau {COMPARE['transfer_noise']}, "
+        f"grid fast_lr {COMPARE['fast_lrs']} {COMPARE['grids'] or ''} chosen per task, algorithm and device on "
+        f"validation, simulator policy {COMPARE['simulator']} (each run's simulator in compare_runs.csv)"
     )
 
 

@@ -15,6 +15,7 @@ the step-size device-to-device spread ``dw_min_dtod`` and the reference spread.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 from typing import Any
@@ -46,34 +47,70 @@ def set_fields(target: Any, values: dict[str, Any], where: str) -> None:
 
 
 def device_catalogue() -> dict[str, dict[str, type]]:
-    """Selectable device names: ``{"devices": {name: class}, "presets": {name: class}}``."""
-    from aihwkit.simulator.configs import devices
+    """Selectable device names: ``{"devices": ..., "presets": ..., "unit_cells": ...}`` (name -> class).
+
+    ``unit_cells`` are aihwkit's unit-cell presets (``PCMPresetUnitCell``: two
+    one-directional PCM devices with refresh), for devices that need one.
+    """
+    from aihwkit.simulator.configs import compounds, devices
+    from aihwkit.simulator.presets import compounds as preset_compounds
     from aihwkit.simulator.presets import devices as presets
 
-    def pulsed(module: Any) -> dict[str, type]:
+    def members(module: Any, base: type) -> dict[str, type]:
         return {
             n: c for n, c in vars(module).items()
-            if isinstance(c, type) and issubclass(c, devices.PulsedDevice) and c.__module__ == module.__name__
+            if isinstance(c, type) and issubclass(c, base) and c.__module__ == module.__name__
         }
 
-    return {"devices": pulsed(devices), "presets": pulsed(presets)}
+    return {
+        "devices": members(devices, devices.PulsedDevice),
+        "presets": members(presets, devices.PulsedDevice),
+        "unit_cells": members(preset_compounds, compounds.UnitCell),
+    }
 
 
 def device_class(name: str) -> tuple[type, bool]:
-    """The aihwkit class named ``name`` and whether it is a preset.
+    """The aihwkit class named ``name`` and whether it is a preset (unit-cell presets included).
 
     Raises:
-        AnalogConfigError: listing both groups when no device or preset has that name.
+        AnalogConfigError: listing every group when no device or preset has that name.
     """
     catalogue = device_catalogue()
     if name in catalogue["devices"]:
         return catalogue["devices"][name], False
-    if name in catalogue["presets"]:
-        return catalogue["presets"][name], True
+    for group in ("presets", "unit_cells"):
+        if name in catalogue[group]:
+            return catalogue[group][name], True
     raise AnalogConfigError(
         f"analog.device.name: unknown pulsed device {name!r}; device classes: {sorted(catalogue['devices'])}; "
-        f"presets: {sorted(catalogue['presets'])}"
+        f"presets: {sorted(catalogue['presets'])}; unit-cell presets: {sorted(catalogue['unit_cells'])}"
     )
+
+
+def is_unit_cell(device: Any) -> bool:
+    """Whether ``device`` is an aihwkit unit cell (several devices per weight) rather than one pulsed device."""
+    from aihwkit.simulator.configs.compounds import UnitCell
+
+    return isinstance(device, UnitCell)
+
+
+def device_factory(device: Any) -> Any:
+    """What aihwkit's ``build_config`` takes: a pulsed device as is, a unit cell as a factory of copies.
+
+    ``build_config`` copies a ``PulsedDevice`` itself but calls anything else, so
+    a unit cell (``PCMPresetUnitCell``) is passed as a function returning copies
+    with the given fields set.
+    """
+    if not is_unit_cell(device):
+        return device
+
+    def make(**fields: Any) -> Any:
+        copy_ = copy.deepcopy(device)
+        for key, value in fields.items():
+            setattr(copy_, key, value)
+        return copy_
+
+    return make
 
 
 def build_device(config: DeviceConfig) -> Any:
@@ -87,16 +124,21 @@ def build_device(config: DeviceConfig) -> Any:
 def device_summary(config: DeviceConfig) -> dict[str, Any]:
     """Key figures of the configured device (one flat dict, for tables, captions and ``run.json``).
 
-    ``states`` is ``(w_max - w_min) / dw_min``; ``dw_min_std`` and
+    ``states`` is ``(w_max - w_min) / dw_min`` (of one device of a unit cell); ``dw_min_std`` and
     ``write_noise_std`` are in units of ``dw_min``; ``dw_min_dtod`` is relative.
     """
     cls, preset = device_class(config.name)
     device = build_device(config)
+    unit_cell = ""
+    if is_unit_cell(device):  # a unit cell: the figures of its (first) device
+        unit_cell = f"{type(device).__name__} of {len(device.unit_cell_devices)} x {type(device.unit_cell_devices[0]).__name__}"
+        device, cls = device.unit_cell_devices[0], type(device.unit_cell_devices[0])
     value = lambda key: getattr(device, key, None)  # noqa: E731 (not every device class has every field)
     base = next(c.__name__ for c in cls.__mro__ if c.__module__.endswith("configs.devices"))
     return {
         "device": config.name,
         "device_class": base,
+        "unit_cell": unit_cell,
         "device_preset": config.name if preset else "",
         "device_fields": dict(config.fields),
         "w_max": value("w_max"),

@@ -13,7 +13,7 @@ import dataclasses
 import enum
 from typing import Any
 
-from analog_tl.analog.devices import AnalogConfigError, build_device, set_fields
+from analog_tl.analog.devices import AnalogConfigError
 from analog_tl.config import AnalogConfig
 
 __all__ = ["AnalogConfigError", "TABLE_I_COMPOUND", "build_rpu_config", "resolve", "table_i_view"]
@@ -33,17 +33,15 @@ TABLE_I_COMPOUND: dict[str, Any] = {
 
 
 def build_rpu_config(config: AnalogConfig) -> Any:
-    """The c-TTv2 ``UnitCellRPUConfig`` of Table I on ``config.device``, with overrides applied."""
-    from aihwkit.simulator.configs import build_config
+    """The c-TTv2 ``UnitCellRPUConfig`` of Table I on ``config.device``, with ``config.compound`` and the other overrides.
 
-    rpu_config = build_config("c-ttv2", build_device(config.device), construction_seed=config.construction_seed)
-    set_fields(rpu_config.device, {**TABLE_I_COMPOUND, **config.compound}, "analog.compound")
-    rpu_config.device.construction_seed = config.construction_seed
-    set_fields(rpu_config.mapping, config.mapping, "analog.mapping")
-    set_fields(rpu_config.forward, config.forward, "analog.forward")
-    set_fields(rpu_config.backward, config.backward, "analog.backward")
-    set_fields(rpu_config.update, config.update, "analog.update")
-    return rpu_config
+    The same construction as every algorithm of the comparison
+    (:func:`analog_tl.analog.algorithms.build_algorithm_config`), with the
+    compound overrides (e.g. ``fast_lr``) as its grid point.
+    """
+    from analog_tl.analog.algorithms import build_algorithm_config
+
+    return build_algorithm_config("c-ttv2", config, config.compound)[0]
 
 
 def resolve(obj: Any) -> Any:
@@ -67,10 +65,10 @@ def resolve(obj: Any) -> Any:
 
 
 def table_i_view(rpu_config: Any, lr: float, batch_size: int) -> dict[str, Any]:
-    """The Table I rows as simulated (read back from the built config)."""
+    """The Table I rows as simulated (read back from the built config; None where the compound lacks the field)."""
     compound = rpu_config.device
     return {
         "learning_rate": lr,
         "batch_size": batch_size,
-        **{key: getattr(compound, key) for key in TABLE_I_COMPOUND},
+        **{key: getattr(compound, key, None) for key in TABLE_I_COMPOUND},
     }

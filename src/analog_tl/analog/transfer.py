@@ -42,8 +42,10 @@ class LayerNoise:
         return asdict(self)
 
 
-def convert(model: nn.Module, rpu_config: Any, populate: bool = True) -> nn.Module:
+def convert(model: nn.Module, rpu_config: Any, populate: bool = True, exclude: list[str] | None = None) -> nn.Module:
     """Convert every ``nn.Linear`` (head included) to an aihwkit analog layer, one device population per tile.
+
+    ``exclude`` names Linear layers that stay digital (the analog-layer ablations).
 
     Each tile's device-to-device parameters are drawn from its own seed
     (:mod:`analog_tl.analog.populations`, derived from the compound's
@@ -54,7 +56,7 @@ def convert(model: nn.Module, rpu_config: Any, populate: bool = True) -> nn.Modu
     from aihwkit.nn.conversion import convert_to_analog
 
     digital = {n: (m.weight.detach().clone(), m.bias) for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    analog = convert_to_analog(model, rpu_config)
+    analog = convert_to_analog(model, rpu_config, exclude_modules=list(exclude or []))
     if not populate:
         return analog
     reseed_tiles(analog, rpu_config.device.construction_seed)

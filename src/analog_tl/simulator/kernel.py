@@ -16,6 +16,7 @@ builds it (the set-up script does); it needs a C++ compiler and ninja, no networ
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -54,9 +55,14 @@ def _compiler_version() -> str:
 
 
 def build_key() -> str:
-    """Hash of everything the binary depends on (16 hex digits): source content, flags, compiler, torch, Python."""
+    """Hash of everything the binary and its build command depend on (16 hex digits).
+
+    Source content, flags, compiler, torch's version and install folder (its
+    headers are on the command line: another environment builds its own), Python.
+    Not the source's location: the source is compiled from a copy in the build folder.
+    """
     parts = [SOURCE.read_bytes(), " ".join(CFLAGS + LDFLAGS).encode(), _compiler_version().encode(),
-             torch.__version__.encode(), sys.version.encode()]
+             torch.__version__.encode(), str(Path(torch.__file__).resolve().parent).encode(), sys.version.encode()]
     digest = hashlib.sha256()
     for part in parts:
         digest.update(hashlib.sha256(part).digest())
@@ -110,15 +116,26 @@ def _build(name: str, folder: Path) -> ModuleType:
         raise KernelBuildError(f"building the c-TTv2 kernel in {folder} failed: {error}") from error
 
 
+def _after_any_build(folder: Path) -> None:
+    """Wait until no process is building in ``folder`` (torch's builder holds an OS lock on ``folder/lock``)."""
+    lock = folder / "lock"
+    if not lock.exists() or not os.access(lock, os.W_OK):
+        return  # never built here, or a read-only (prebuilt) folder where nothing builds
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)  # blocks while a build holds the exclusive lock
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @functools.lru_cache(maxsize=1)
 def load() -> ModuleType:
     """The compiled kernel module: a prebuilt or cached binary of this key, else built into the cache first."""
     key = build_key()
     name = f"analog_tl_cttv2_{key}"
     for root in [*prebuilt_roots(), cache_root()]:
-        binary = root / f"cttv2-{key}" / f"{name}.so"
-        if binary.is_file() and not (binary.parent / "lock").exists():  # "lock": torch is still building it
-            module = _import_binary(name, binary)
+        folder = root / f"cttv2-{key}"
+        _after_any_build(folder)
+        if (folder / f"{name}.so").is_file():
+            module = _import_binary(name, folder / f"{name}.so")
             break
     else:
         module = _build(name, cache_root() / f"cttv2-{key}")

@@ -140,17 +140,20 @@ def analog_from_pretrained(
     noise_seed: int,
     seed: int,
     head_noise: bool = True,
+    layers: str = "all",
 ) -> tuple[nn.Module, pd.DataFrame]:
     """Head-swapped pre-trained model converted to analog with transfer noise ``tau`` programmed.
 
     ``head_noise`` False programs the fresh head without noise (Eq. 1 read as
-    noise on the pre-trained weights only). Returns the analog model and the
-    realised noise per layer (one row per layer).
+    noise on the pre-trained weights only). ``layers`` says which Linear layers
+    become analog: ``all``, ``backbone`` (the head stays digital) or ``head``
+    (the backbone stays digital). Returns the analog model and the realised
+    noise per analog layer (one row per layer).
     """
     model = load_pretrained(pretrained_dir, model_cfg, num_classes, head_seed=seed)
     reference = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
     skip = frozenset() if head_noise else frozenset({head_name(model)})
-    analog = convert(model, rpu_config)
+    analog = convert(model, rpu_config, exclude=digital_layers(model, layers))
     report = pd.DataFrame(
         [r.as_dict() for r in apply_transfer_noise(analog, reference, tau, noise_generator(noise_seed, seed), skip)]
     )
@@ -160,6 +163,18 @@ def analog_from_pretrained(
         tau, (report.realised_std * share).sum(), len(report), 100 * (report.clipped_fraction * share).sum(),
     )
     return analog, report
+
+
+ANALOG_LAYERS = ("all", "backbone", "head")  # which Linear layers are analog; the others stay digital
+
+
+def digital_layers(model: nn.Module, layers: str) -> list[str]:
+    """Names of the ``nn.Linear`` layers that stay digital when ``layers`` (all, backbone, head) are analog."""
+    if layers not in ANALOG_LAYERS:
+        raise ValueError(f"analog layers must be one of {ANALOG_LAYERS}, got {layers!r}")
+    head = head_name(model)
+    linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    return {"all": [], "backbone": [head], "head": [n for n in linear if n != head]}[layers]
 
 
 def convert_pretrained(
@@ -302,7 +317,7 @@ def _fit_analog(
     log.info("%s: %d analog layers, %d tiles", label, len(layout), analog.analog_tile_count())
     if train_cfg.freeze_digital:
         log.info("%s: %d digital parameters frozen", label, freeze_digital(analog))
-    settings = {**settings, "fast_lr": rpu_config.device.fast_lr, "simulator": analog_cfg.simulator}
+    settings = {**settings, "fast_lr": getattr(rpu_config.device, "fast_lr", None), "simulator": analog_cfg.simulator}
     record = {
         **_run_record(settings, analog, model_cfg, train_cfg, data_path),
         "table_i": table_i_view(rpu_config, train_cfg.lr, train_cfg.batch_size),

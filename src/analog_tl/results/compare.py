@@ -1,0 +1,149 @@
+"""Tables and figures of the comparison experiments (algorithms x devices, analog-layer ablations).
+
+Selection is on validation only: for every (task, algorithm, device, analog
+layers) the grid point with the lowest mean ``best_val_error`` over seeds is
+selected (ties to the first point in sorted order); its test errors at the
+epochs of lowest validation error are the result, with their spread over seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analog_tl.io import read_json  # noqa: E402
+from analog_tl.results.figures import _caption  # noqa: E402
+from analog_tl.results.selection import RESULT, SELECTION_SCORE  # noqa: E402
+from analog_tl.results.tables import runs_table  # noqa: E402
+
+ARM_KEYS = ["task", "algorithm", "compare_device", "analog_layers"]
+POINT_KEYS = [*ARM_KEYS, "hyperparameters"]
+PAIR_COLUMNS = ["algorithm", "device", "status", "stage", "reason", "weights_moved", "compound_class", "has_fast_lr",
+                "table_i_applied", "table_i_not_applicable"]
+DEVICE_FIGURES = ["device_class", "device_preset", "states", "dw_min", "dw_min_std", "dw_min_dtod", "write_noise_std"]
+LAYER_TEXT = {"all": "all layers analog", "backbone": "backbone analog, head digital", "head": "head analog, backbone digital"}
+
+
+def select_points(candidates: pd.DataFrame) -> pd.DataFrame:
+    """``candidates`` (one row per run) plus ``val_error_mean`` of its grid point and ``selected`` (the point chosen)."""
+    missing = [c for c in [*POINT_KEYS, "seed", SELECTION_SCORE, RESULT] if c not in candidates.columns]
+    if missing:
+        raise ValueError(f"comparison runs lack column(s) {missing}")
+    means = candidates.groupby(POINT_KEYS)[SELECTION_SCORE].mean().rename("val_error_mean").reset_index()
+    order = means.sort_values([*ARM_KEYS, "val_error_mean", "hyperparameters"], kind="stable")
+    chosen = order.groupby(ARM_KEYS, sort=False).head(1)[POINT_KEYS]
+    table = candidates.merge(means, on=POINT_KEYS, how="left")
+    marks = table[POINT_KEYS].merge(chosen.assign(selected=True), on=POINT_KEYS, how="left")["selected"]
+    return table.assign(selected=marks.fillna(False).astype(bool).to_numpy())
+
+
+def summarise(selected: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, algorithm, device, analog layers): the selected point's test error over seeds."""
+    rows = selected[selected["selected"]]
+    grouped = rows.groupby(ARM_KEYS, sort=True)
+    summary = grouped[RESULT].agg(n_seeds="count", test_error_mean="mean", test_error_std="std",
+                                  test_error_min="min", test_error_max="max").reset_index()
+    firsts = grouped.first().reset_index()
+    keep = ["n_classes", "hyperparameters", "val_error_mean", "simulator", "epochs", *DEVICE_FIGURES]
+    return summary.merge(firsts[ARM_KEYS + [c for c in keep if c in firsts.columns]], on=ARM_KEYS)
+
+
+def pairs_table(pairs_path: str) -> pd.DataFrame:
+    """Every configured (algorithm, device) pair: built and trained one step, or why not; device figures."""
+    report = read_json(pairs_path)
+    rows = []
+    for pair in report["pairs"]:
+        device = report["devices"].get(pair["device"], {})
+        row = {c: pair.get(c, "") for c in PAIR_COLUMNS}
+        row["table_i_applied"] = " ".join(pair.get("table_i_applied", []))
+        row["table_i_not_applicable"] = " ".join(pair.get("table_i_not_applicable", []))
+        rows.append({**row, "device_name": device.get("device"), **{k: device.get(k) for k in DEVICE_FIGURES}})
+    return pd.DataFrame(rows)
+
+
+def compare_tables(run_folders: list[str], pairs_path: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(every run with the selection, the selected arms over seeds, the pair report)."""
+    candidates = select_points(runs_table(run_folders))
+    return candidates, summarise(candidates), pairs_table(pairs_path)
+
+
+def _reference(runs: pd.DataFrame, task: str, mode: str) -> float:
+    rows = runs[(runs["task"] == task) & (runs["mode"] == mode)]
+    return 100 * rows[RESULT].mean() if len(rows) else math.nan
+
+
+def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, caption: str) -> plt.Figure:
+    """Selected test error (%) per algorithm (bars) and device (groups), one panel per task; digital references."""
+    rows = summary[summary["analog_layers"] == "all"]
+    tasks = sorted(rows["task"].unique())
+    devices = list(dict.fromkeys(pairs["device"]))
+    algorithms = list(dict.fromkeys(pairs["algorithm"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 4.6), squeeze=False)
+    width = 0.8 / max(len(algorithms), 1)
+    colours = plt.get_cmap("tab10").colors
+    for ax, task in zip(axes[0], tasks):
+        for a, algorithm in enumerate(algorithms):
+            for d, device in enumerate(devices):
+                x = d + (a - (len(algorithms) - 1) / 2) * width
+                match = rows[(rows.task == task) & (rows.algorithm == algorithm) & (rows.compare_device == device)]
+                if match.empty:  # the pair cannot be built (compare_pairs.csv says why)
+                    ax.text(x, 1, "n/a", rotation=90, ha="center", va="bottom", fontsize=7)
+                    continue
+                row = match.iloc[0]
+                spread = [[100 * (row.test_error_mean - row.test_error_min)], [100 * (row.test_error_max - row.test_error_mean)]]
+                ax.bar(x, 100 * row.test_error_mean, width, color=colours[a % 10], yerr=spread, capsize=2,
+                       label=algorithm if d == 0 else None)
+        for mode, style in (("digital_tl", "-"), ("digital_scratch", ":")):
+            level = _reference(runs, task, mode)
+            if not math.isnan(level):
+                ax.axhline(level, color="tab:blue", linestyle=style, linewidth=1,
+                           label=f"{'digital TL' if mode == 'digital_tl' else 'digital from scratch'} ({level:.1f} %)")
+        ax.set_xticks(range(len(devices)), devices, rotation=20, ha="right")
+        ax.set_xlabel("device")
+        ax.set_ylabel("test error at the selected epoch (%)")
+        ax.set_title(task)
+        ax.legend(fontsize=7)
+    fig.suptitle("Fig. 6: analog TL by training algorithm and device (bars: mean, whiskers: min-max over seeds)",
+                 fontsize=10)
+    _caption(fig, caption)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig
+
+
+def plot_ablation(summary: pd.DataFrame, runs: pd.DataFrame, caption: str) -> plt.Figure:
+    """Test error (%) of c-TTv2 analog TL with all layers, only the backbone or only the head analog; references."""
+    rows = summary[summary["algorithm"] == "c-ttv2"]
+    tasks = sorted(rows["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 4.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        labels, values, spreads = [], [], []
+        for layers, text in LAYER_TEXT.items():
+            match = rows[(rows.task == task) & (rows.analog_layers == layers)]
+            if match.empty:
+                continue
+            row = match.iloc[0]
+            labels.append(text.replace(", ", ",\n"))
+            values.append(100 * row.test_error_mean)
+            spreads.append((100 * (row.test_error_mean - row.test_error_min), 100 * (row.test_error_max - row.test_error_mean)))
+        ax.bar(range(len(values)), values, color="tab:red", yerr=list(zip(*spreads)) if spreads else None, capsize=3)
+        for mode, style in (("digital_tl", "-"), ("digital_scratch", ":")):
+            level = _reference(runs, task, mode)
+            if not math.isnan(level):
+                ax.axhline(level, color="tab:blue", linestyle=style, linewidth=1,
+                           label=f"{'digital TL' if mode == 'digital_tl' else 'digital from scratch'} ({level:.1f} %)")
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_ylabel("test error at the selected epoch (%)")
+        ax.set_title(task)
+        ax.legend(fontsize=7)
+    fig.suptitle("\n".join(textwrap.wrap(
+        "Where the analog-digital gap comes from: c-TTv2 analog TL with all, backbone-only or head-only analog layers "
+        "(bars: mean, whiskers: min-max over seeds)", 90)), fontsize=10)
+    _caption(fig, caption)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig

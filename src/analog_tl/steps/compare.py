@@ -1,0 +1,169 @@
+"""The comparison experiments: analog training algorithms x devices, and which layers are analog.
+
+:func:`check_pairs` tries every configured (algorithm, device) pair on a tiny
+analog layer (build, one AnalogSGD step) and records which can be built and
+why not; :func:`finetune_compare` is one run of a buildable pair: the
+pre-trained model converted (all layers, the backbone only, or the head only)
+and fine-tuned with the algorithm at one grid point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from analog_tl.analog.algorithms import ALGORITHMS, build_algorithm_config, compound_fields
+from analog_tl.analog.devices import AnalogConfigError, device_summary
+from analog_tl.config import AnalogConfig, DeviceConfig, ModelConfig, TrainConfig
+from analog_tl.data.prepared import load_prepared
+from analog_tl.io import write_json
+from analog_tl.steps.training import ANALOG_LAYERS, _fit_analog, _pretrained_inputs, analog_from_pretrained
+from analog_tl.training.runner import RunContext
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_POLICIES = ("auto", "aihwkit")  # auto: the fast simulator wherever it simulates the rpu_config
+
+
+def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[str, Any]:
+    """Build ``algorithm`` on ``analog_cfg.device`` and train a 6->3 analog layer one step; what happened.
+
+    ``status`` is ``ok`` (built, and the step ran) or ``fails``, with ``stage``
+    (build, layer, step) and aihwkit's message as ``reason``. ``weights_moved``
+    says whether the visible weights changed in that one step (the Tiki-Taka
+    family moves them only at transfers, so False is expected there).
+    """
+    from aihwkit.nn import AnalogLinear
+    from aihwkit.optim import AnalogSGD
+
+    stage, start = "build", time.perf_counter()
+    try:
+        rpu_config, applied = build_algorithm_config(algorithm, analog_cfg)
+        stage = "layer"
+        torch.manual_seed(seed)
+        layer = AnalogLinear(6, 3, bias=True, rpu_config=rpu_config)
+        before = layer.get_weights()[0].clone()
+        stage = "step"
+        optimizer = AnalogSGD(layer.parameters(), lr=0.1)
+        optimizer.regroup_param_groups(layer)
+        x, y = torch.randn(4, 6), torch.randn(4, 3)
+        torch.nn.functional.mse_loss(layer(x), y).backward()
+        optimizer.step()
+        moved = bool((layer.get_weights()[0] - before).abs().max() > 0)
+    except AnalogConfigError:
+        raise  # a mistake in the config (unknown device, field), not a property of the pair
+    except Exception as error:  # noqa: BLE001 (any aihwkit refusal is the recorded result)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return {"status": "fails", "stage": stage, "reason": f"{type(error).__name__}: {message}"}
+    return {
+        "status": "ok",
+        "stage": "",
+        "reason": "",
+        "weights_moved": moved,
+        "has_fast_lr": "fast_lr" in compound_fields(rpu_config),
+        "rpu_config_class": applied["rpu_config_class"],
+        "compound_class": applied["compound_class"],
+        "table_i_applied": sorted(applied["table_i_applied"]),
+        "table_i_not_applicable": applied["table_i_not_applicable"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def check_pairs(
+    algorithms: list[str], devices: dict[str, DeviceConfig], analog_cfg: AnalogConfig, out: str | Path
+) -> dict[str, Any]:
+    """Try every (algorithm, device) pair (:func:`try_pair`); write the report (JSON) to ``out``.
+
+    Each device entry also carries its key figures (states, noise, variability).
+    """
+    report: dict[str, Any] = {"pairs": [], "devices": {}}
+    for name, device in devices.items():
+        try:
+            report["devices"][name] = device_summary(device)
+        except Exception as error:  # noqa: BLE001 (recorded: e.g. a unit cell has no single-device figures)
+            report["devices"][name] = {"device": device.name, "summary_error": f"{type(error).__name__}: {error}"}
+        for algorithm in algorithms:
+            cfg = AnalogConfig(**{**analog_cfg.__dict__, "device": device})
+            result = try_pair(algorithm, cfg)
+            log.info("%s on %s: %s %s", algorithm, name, result["status"], result["reason"])
+            report["pairs"].append({"algorithm": algorithm, "device": name, **result})
+    write_json(out, report)
+    return report
+
+
+def finetune_compare(
+    data_path: str | Path,
+    pretrained_dir: str | Path,
+    model_cfg: ModelConfig,
+    analog_cfg: AnalogConfig,
+    algorithm: str,
+    hyperparameters: dict[str, Any],
+    layers: str,
+    train_cfg: TrainConfig,
+    tau: float,
+    noise_seed: int,
+    out_dir: str | Path,
+    task: str,
+    device_name: str,
+    context: RunContext = RunContext(),
+    head_noise: bool = True,
+    simulator_policy: str = "auto",
+) -> dict[str, Any]:
+    """One comparison run: analog TL with ``algorithm`` at ``hyperparameters`` on ``analog_cfg.device``.
+
+    Only ``layers`` (all, backbone, head) are analog. The simulator follows
+    ``simulator_policy`` (:func:`simulator_for`); the run records which one ran and why.
+    """
+    data = load_prepared(data_path)
+    rpu_config, applied = build_algorithm_config(algorithm, analog_cfg, hyperparameters)
+    simulator, reason = simulator_for(simulator_policy, rpu_config)
+    analog_cfg = dataclasses.replace(analog_cfg, simulator=simulator)
+    log.info("%s on %s: simulator %s (%s)", algorithm, device_name, simulator, reason)
+    analog, noise = analog_from_pretrained(
+        pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed, head_noise,
+        layers=layers,
+    )
+    settings = {
+        "mode": "analog_tl" if layers == "all" else f"analog_tl_{layers}_only",
+        "task": task,
+        "n_classes": len(data.classes),
+        "transfer_noise": tau,
+        "algorithm": algorithm,
+        "compare_device": device_name,
+        "analog_layers": layers,
+        "hyperparameters": ",".join(f"{k}={v!r}" for k, v in sorted(hyperparameters.items())) or "default",
+    }
+    extra = {
+        "algorithm": applied,
+        "simulator_choice": {"policy": simulator_policy, "simulator": simulator, "reason": reason},
+        "transfer_noise_layers": noise.to_dict(orient="records"),
+        "inputs": _pretrained_inputs(pretrained_dir),
+    }
+    point = "_".join(f"{k}~{v!r}" for k, v in sorted(hyperparameters.items())) or "default"
+    label = f"{task}/{algorithm}/{device_name}/layers~{layers}/{point}/seed~{train_cfg.seed}"
+    return _fit_analog(
+        analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, extra, label, context
+    )
+
+
+def simulator_for(policy: str, rpu_config: Any) -> tuple[str, str]:
+    """The simulator of a comparison run and why: ``fast`` where it simulates ``rpu_config`` exactly (policy auto)."""
+    if policy not in SIMULATOR_POLICIES:
+        raise ValueError(f"compare.simulator must be one of {SIMULATOR_POLICIES}, got {policy!r}")
+    if policy == "aihwkit":
+        return "aihwkit", "compare.simulator is aihwkit"
+    from analog_tl.simulator import SimulatorScopeError, check_scope
+
+    try:
+        check_scope(rpu_config)
+    except SimulatorScopeError as error:
+        return "aihwkit", f"not in the fast simulator's scope: {error}"
+    return "fast", "in the fast simulator's scope"
+
+
+__all__ = ["ALGORITHMS", "ANALOG_LAYERS", "check_pairs", "finetune_compare", "simulator_for", "try_pair"]

@@ -1,0 +1,137 @@
+checkpoint compare_pairs:
+    """Which (algorithm, device) pairs of the comparison aihwkit can build and train (one step on a tiny layer), and why not.
+
+    The comparison runs exist only for the pairs that pass; the report (and
+    tables/compare_pairs.csv) names every other pair with aihwkit's message.
+    """
+    output:
+        "results/compare/pairs.json",
+    params:
+        algorithms=lambda wildcards: list(dict.fromkeys(a for a, _, _ in compare_arms())),
+        devices=COMPARE["devices"],
+        analog=lambda wildcards: analog_params(),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/compare/pairs.log",
+    script:
+        "../../scripts/check_pairs.py"
+
+
+rule finetune_compare:
+    """One comparison run: analog TL from the pre-trained model with one algorithm, device, grid point and seed.
+
+    ``layers`` all converts every Linear layer; backbone keeps the head
+    digital; head keeps the backbone digital (the ablations).
+    """
+    input:
+        data="results/data/tasks/{task}.npz",
+        pretrained=run_outputs(PRETRAIN_RUN),
+        preflight=after_preflight(COMPARE_RUN),  # gate: an unfinished run starts after the device check
+    output:
+        run_outputs(COMPARE_RUN),
+    params:
+        model=config["model"],
+        analog=lambda wildcards: compare_device_params(wildcards.device),
+        hyperparameters=lambda wildcards: grid_points(wildcards.algorithm)[wildcards.point],
+        train=lambda wildcards: finetune_params("analog", wildcards.seed, epochs=COMPARE["epochs"]),
+        transfer_noise=COMPARE["transfer_noise"],
+        noise_seed=config["analog"]["noise_seed"],
+        head_transfer_noise=config["analog"]["head_transfer_noise"],
+        simulator=COMPARE["simulator"],
+        pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
+    threads: config["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}.log",
+    benchmark:
+        "benchmarks/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}.tsv"
+    script:
+        "../../scripts/finetune_compare.py"
+
+
+rule aggregate_compare:
+    """Every comparison run with the grid-point selection (validation only), the selected arms over seeds, the pairs."""
+    input:
+        runs=lambda wildcards: expand(
+            "{folder}/{file}", folder=compare_run_folders(), file=["metrics.csv", "final.json", "run.json"]
+        ),
+        pairs="results/compare/pairs.json",
+    output:
+        candidates=report(
+            "results/tables/compare_runs.csv",
+            caption="../report/table_compare_runs.rst",
+            category="Tables",
+            subcategory="Algorithms and devices",
+        ),
+        summary=report(
+            "results/tables/compare_summary.csv",
+            caption="../report/table_compare_summary.rst",
+            category="Tables",
+            subcategory="Algorithms and devices",
+        ),
+        pairs=report(
+            "results/tables/compare_pairs.csv",
+            caption="../report/table_compare_pairs.rst",
+            category="Tables",
+            subcategory="Algorithms and devices",
+        ),
+    params:
+        run_folders=lambda wildcards, input: run_folders_of(input.runs),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/aggregate_compare.log",
+    script:
+        "../../scripts/aggregate_compare.py"
+
+
+rule plot_fig6:
+    """Fig. 6: selected test error per algorithm and device for each task, digital TL and scratch as reference lines."""
+    input:
+        summary="results/tables/compare_summary.csv",
+        pairs="results/tables/compare_pairs.csv",
+        runs="results/tables/runs.csv",
+    output:
+        png=report(
+            "results/figures/fig6_test_error_by_algorithm_and_device.png",
+            caption="../report/fig6.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig6_test_error_by_algorithm_and_device.pdf",
+    params:
+        figure="fig6",
+        caption=compare_caption(),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/figures/fig6.log",
+    script:
+        "../../scripts/plot_compare.py"
+
+
+rule plot_fig_layers:
+    """Which layers carry the gap: c-TTv2 analog TL with all, backbone-only and head-only analog layers."""
+    input:
+        summary="results/tables/compare_summary.csv",
+        pairs="results/tables/compare_pairs.csv",
+        runs="results/tables/runs.csv",
+    output:
+        png=report(
+            "results/figures/fig_layers_test_error_by_analog_layers.png",
+            caption="../report/fig_layers.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig_layers_test_error_by_analog_layers.pdf",
+    params:
+        figure="layers",
+        caption=compare_caption(),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/figures/fig_layers.log",
+    script:
+        "../../scripts/plot_compare.py"
