@@ -7,8 +7,9 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
 
     from analog_tl.results.compare import plot_ablation, plot_fig6
     from analog_tl.results.figures import save_figure
+    from analog_tl.results.tables import runs_table
 
-    summary, runs = pd.read_csv(snakemake.input.summary), pd.read_csv(snakemake.input.runs)
+    summary, runs = pd.read_csv(snakemake.input.summary), runs_table(snakemake.params.references)
     if snakemake.params.figure == "fig6":
         figure = plot_fig6(summary, pd.read_csv(snakemake.input.pairs), runs, snakemake.params.caption)
     else:

@@ -108,3 +108,19 @@ def test_the_grid_point_is_chosen_on_mean_validation_error_never_on_test_error()
     assert list(chosen["nominal"]) == ["fast_lr=1.0"]  # mean val 0.43 < 0.45, despite its worse test error
     assert list(chosen["hfo2"]) == ["fast_lr=0.1"]
     assert table[table.selected].groupby("compare_device").size().to_dict() == {"hfo2": 1, "nominal": 2}
+
+
+def test_the_layer_figure_shows_the_ablation_device_only():
+    from analog_tl.results.compare import plot_ablation
+
+    base = {"task": "5class", "algorithm": "c-ttv2", "test_error_min": 0.0, "test_error_max": 1.0}
+    summary = pd.DataFrame([
+        {**base, "compare_device": "nominal", "analog_layers": "all", "test_error_mean": 0.30},
+        {**base, "compare_device": "nominal", "analog_layers": "backbone", "test_error_mean": 0.40},
+        {**base, "compare_device": "nominal", "analog_layers": "head", "test_error_mean": 0.50},
+        {**base, "compare_device": "hfo2", "analog_layers": "all", "test_error_mean": 0.90},  # not ablated
+    ])
+    runs = pd.DataFrame([{"task": "5class", "mode": "digital_tl", "test_error_at_best_val": 0.2}])
+    figure = plot_ablation(summary, runs, "caption")
+    heights = [round(bar.get_height(), 6) for bar in figure.axes[0].patches]
+    assert heights == [30.0, 40.0, 50.0]

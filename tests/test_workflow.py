@@ -294,6 +294,46 @@ def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_r
         assert rule not in jobs
 
 
+def test_the_comparison_covers_every_pair_selects_on_validation_and_records_the_simulator(finished_run):
+    tables = finished_run / "results" / "tables"
+    pairs = pd.read_csv(tables / "compare_pairs.csv")
+    assert len(pairs) == 3 * 2 and (pairs.status == "ok").all()  # sgd, c-ttv2, agad on the nominal and HfO2 devices
+    assert set(pairs.loc[pairs.algorithm == "sgd", "table_i_applied"].fillna("")) == {""}
+    runs = pd.read_csv(tables / "compare_runs.csv")
+    # 2 tasks x (sgd: 1 point, c-ttv2 and agad: 2 fast_lr points) x 2 devices + c-ttv2 ablations (2 layer sets x 2 points)
+    assert len(runs) == 2 * ((1 + 2 + 2) * 2 + 2 * 2)
+    for _, arm in runs.groupby(["task", "algorithm", "compare_device", "analog_layers"]):
+        chosen = arm[arm.selected]
+        assert chosen.hyperparameters.nunique() == 1 and chosen.val_error_mean.iloc[0] == arm.val_error_mean.min()
+    simulators = runs.groupby("algorithm").simulator.unique().to_dict()
+    assert list(simulators["c-ttv2"]) == ["fast"] and list(simulators["agad"]) == ["aihwkit"]
+    summary = pd.read_csv(tables / "compare_summary.csv")
+    assert set(summary.analog_layers) == {"all", "backbone", "head"} and summary.states.notna().all()
+    hfo2 = summary[summary.compare_device == "hfo2"]
+    assert hfo2.states.round(2).eq(4.33).all()
+    record = json.loads(only(finished_run, "results/compare/5class/agad/hfo2/layers~all/fast_lr~0.1/seed~0/run.json").read_text())
+    assert record["algorithm"]["compound_class"] == "DynamicTransferCompound"
+    assert record["rpu_config"]["device"]["fast_lr"] == 0.1 and record["rpu_config"]["device"]["auto_granularity"] == 10000.0
+    assert record["simulator_choice"]["simulator"] == "aihwkit" and record["analog_device"]["device"] == "ReRamArrayHfO2PresetDevice"
+    head_only = json.loads(only(finished_run, "results/compare/2class/c-ttv2/nominal/layers~head/fast_lr~0.1/seed~0/run.json").read_text())
+    assert len(head_only["analog_layers"]) == 1 and head_only["parameters"]["digital_trained"] > record["parameters"]["digital_trained"]
+    for figure in ("fig6_test_error_by_algorithm_and_device", "fig_layers_test_error_by_analog_layers"):
+        assert (finished_run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
+def test_adding_an_algorithm_runs_only_its_jobs_and_the_comparison_tables(copy_of_run):
+    config = json.loads(json.dumps(TINY))
+    config["compare"]["algorithms"] = [*TINY["compare"]["algorithms"], "tiki-taka"]
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    # the pair check runs again first; the new pairs' runs join the DAG after it (checkpoint)
+    assert jobs == {"compare_pairs": 1, "aggregate_compare": 1, "plot_fig6": 1, "plot_fig_layers": 1, "all": 1}, jobs
+    snakemake(copy_of_run, "--cores", "2", "results/compare/pairs.json")
+    jobs = planned_jobs(copy_of_run)
+    assert jobs.pop("finetune_compare") == 2 * 2 * 2  # tasks x devices x fast_lr points of tiki-taka
+    assert set(jobs) == {"aggregate_compare", "plot_fig6", "plot_fig_layers", "all"}, jobs
+
+
 def test_lint_is_clean():
     result = subprocess.run([*SNAKEMAKE, "--lint", "--directory", str(REPO)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

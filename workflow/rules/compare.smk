@@ -94,7 +94,11 @@ rule plot_fig6:
     input:
         summary="results/tables/compare_summary.csv",
         pairs="results/tables/compare_pairs.csv",
-        runs="results/tables/runs.csv",
+        # the digital reference lines: the digital runs themselves, so the figures need not wait for the analog grid
+        references=expand(
+            "results/runs/{task}/{mode}/seed~{seed}/{file}",
+            task=TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
+        ),
     output:
         png=report(
             "results/figures/fig6_test_error_by_algorithm_and_device.png",
@@ -103,6 +107,7 @@ rule plot_fig6:
         ),
         pdf="results/figures/fig6_test_error_by_algorithm_and_device.pdf",
     params:
+        references=lambda wildcards, input: run_folders_of(input.references),
         figure="fig6",
         caption=compare_caption(),
     conda:
@@ -118,7 +123,11 @@ rule plot_fig_layers:
     input:
         summary="results/tables/compare_summary.csv",
         pairs="results/tables/compare_pairs.csv",
-        runs="results/tables/runs.csv",
+        # the digital reference lines: the digital runs themselves, so the figures need not wait for the analog grid
+        references=expand(
+            "results/runs/{task}/{mode}/seed~{seed}/{file}",
+            task=TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
+        ),
     output:
         png=report(
             "results/figures/fig_layers_test_error_by_analog_layers.png",
@@ -127,6 +136,7 @@ rule plot_fig_layers:
         ),
         pdf="results/figures/fig_layers_test_error_by_analog_layers.pdf",
     params:
+        references=lambda wildcards, input: run_folders_of(input.references),
         figure="layers",
         caption=compare_caption(),
     conda:

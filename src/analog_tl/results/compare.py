@@ -81,10 +81,10 @@ def _reference(runs: pd.DataFrame, task: str, mode: str) -> float:
 def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, caption: str) -> plt.Figure:
     """Selected test error (%) per algorithm (bars) and device (groups), one panel per task; digital references."""
     rows = summary[summary["analog_layers"] == "all"]
-    tasks = sorted(rows["task"].unique())
+    tasks = sorted(summary["task"].unique()) or ["no comparison runs"]
     devices = list(dict.fromkeys(pairs["device"]))
     algorithms = list(dict.fromkeys(pairs["algorithm"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 6.0), squeeze=False)
     width = 0.8 / max(len(algorithms), 1)
     colours = plt.get_cmap("tab10").colors
     for ax, task in zip(axes[0], tasks):
@@ -112,15 +112,17 @@ def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, ca
     fig.suptitle("Fig. 6: analog TL by training algorithm and device (bars: mean, whiskers: min-max over seeds)",
                  fontsize=10)
     _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.tight_layout(rect=(0, 0.24, 1, 1))
     return fig
 
 
 def plot_ablation(summary: pd.DataFrame, runs: pd.DataFrame, caption: str) -> plt.Figure:
     """Test error (%) of c-TTv2 analog TL with all layers, only the backbone or only the head analog; references."""
     rows = summary[summary["algorithm"] == "c-ttv2"]
-    tasks = sorted(rows["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 4.4), squeeze=False)
+    ablated = rows.loc[rows["analog_layers"] != "all", "compare_device"].unique()
+    rows = rows[rows["compare_device"].isin(ablated)]  # the ablation device only (all three layer sets on it)
+    tasks = sorted(summary["task"].unique()) or ["no comparison runs"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 6.0), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         labels, values, spreads = [], [], []
         for layers, text in LAYER_TEXT.items():
@@ -139,11 +141,11 @@ def plot_ablation(summary: pd.DataFrame, runs: pd.DataFrame, caption: str) -> pl
                            label=f"{'digital TL' if mode == 'digital_tl' else 'digital from scratch'} ({level:.1f} %)")
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.set_ylabel("test error at the selected epoch (%)")
-        ax.set_title(task)
+        ax.set_title(f"{task}, device {', '.join(ablated)}")
         ax.legend(fontsize=7)
     fig.suptitle("\n".join(textwrap.wrap(
         "Where the analog-digital gap comes from: c-TTv2 analog TL with all, backbone-only or head-only analog layers "
         "(bars: mean, whiskers: min-max over seeds)", 90)), fontsize=10)
     _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.tight_layout(rect=(0, 0.24, 1, 1))
     return fig
