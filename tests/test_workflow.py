@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` (which holds config/config.yaml)."""
     result = subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900
+        [*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=1800
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")

@@ -95,6 +95,9 @@ def _check_config(cfg):
     for key in ("sps", "spv", "pulse_noise", "dtod", "lrs"):
         _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
     _check_tasks(cfg)
+    ablation = cfg["compare"]["ablation_device"]
+    if ablation is not None and ablation not in cfg["compare"]["devices"]:
+        config_error(f"compare.ablation_device: {ablation!r} is not a key of compare.devices {sorted(cfg['compare']['devices'])}")
     model = cfg["model"]
     if model["backbone"] == "timm" and not model["timm_name"]:
         config_error("model.timm_name must name a timm model when model.backbone is 'timm'")
@@ -355,7 +358,7 @@ def noise_reports():
 COMPARE = config["compare"]
 # Compounds with a fast_lr field in aihwkit 1.2.0 (tests/test_algorithms.py checks this against aihwkit).
 FAST_LR_ALGORITHMS = ("tiki-taka", "ttv2", "c-ttv2", "agad")
-ABLATION_ALGORITHM = "c-ttv2"  # the paper's algorithm, on the first compare device
+ABLATION_ALGORITHM = "c-ttv2"  # the paper's algorithm, on ablation_device()
 COMPARE_RUN = "results/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}"
 
 
@@ -381,9 +384,13 @@ def compare_arms():
     """The (algorithm, device, analog layers) combinations to run: the grid, plus the ablations if enabled."""
     arms = [(a, d, "all") for a in COMPARE["algorithms"] for d in COMPARE["devices"]]
     if COMPARE["ablations"] and COMPARE["devices"]:
-        first = next(iter(COMPARE["devices"]))
-        arms += [(ABLATION_ALGORITHM, first, layers) for layers in ("all", "backbone", "head")]
+        arms += [(ABLATION_ALGORITHM, ablation_device(), layers) for layers in ("all", "backbone", "head")]
     return list(dict.fromkeys(arms))
+
+
+def ablation_device():
+    """The compare device of the analog-layer ablations: compare.ablation_device, else the first listed."""
+    return COMPARE["ablation_device"] or next(iter(COMPARE["devices"]))
 
 
 def compare_device_params(device):

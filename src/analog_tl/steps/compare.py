@@ -88,8 +88,7 @@ def check_pairs(
         except Exception as error:  # noqa: BLE001 (recorded: e.g. a unit cell has no single-device figures)
             report["devices"][name] = {"device": device.name, "summary_error": f"{type(error).__name__}: {error}"}
         for algorithm in algorithms:
-            cfg = AnalogConfig(**{**analog_cfg.__dict__, "device": device})
-            result = try_pair(algorithm, cfg)
+            result = try_pair(algorithm, dataclasses.replace(analog_cfg, device=device))
             log.info("%s on %s: %s %s", algorithm, name, result["status"], result["reason"])
             report["pairs"].append({"algorithm": algorithm, "device": name, **result})
     write_json(out, report)
