@@ -128,10 +128,15 @@ def test_restored_analog_model_keeps_learning(tmp_path, data):
         _analog_fit(_analog_mlp(), data, store=store, on_epoch=_stop_after(1))
     resumed = _analog_mlp()
     restore_model(resumed, store.load()["model"])
-    before = [t.tile.get_weights().clone() for t in resumed.analog_tiles()]
+    # A (hidden_weights_0) moves with every update; the visible weights only at (rare, clock-seeded) transfers
+    def fast(tile):  # noqa: ANN001, ANN202
+        names = tile.tile.get_hidden_parameter_names()
+        return tile.tile.get_hidden_parameters()[names.index("hidden_weights_0")].clone()
+
+    before = [fast(t) for t in resumed.analog_tiles()]
     history = _analog_fit(resumed, data, store=store)
     assert [m.epoch for m in history] == [0, 1, 2, 3, 4]
-    assert all(not torch.equal(b, t.tile.get_weights()) for b, t in zip(before, resumed.analog_tiles()))
+    assert all(not torch.equal(b, fast(t)) for b, t in zip(before, resumed.analog_tiles()))
 
 
 def test_resumed_analog_run_lies_within_the_spread_of_uninterrupted_runs(tmp_path, data):
