@@ -22,3 +22,9 @@ class DataError(AnalogTLError, ValueError):
 
 class ChecksumError(AnalogTLError, RuntimeError):
     """A file does not match the checksum recorded when it was written."""
+
+
+def first_line(error: BaseException) -> str:
+    """``TypeName: first line of the message`` of ``error`` (for one-line reports)."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"

@@ -17,12 +17,15 @@ from typing import Any
 
 import torch
 
-from analog_tl.analog.algorithms import ALGORITHMS, build_algorithm_config, compound_fields
+from analog_tl.analog.algorithms import build_algorithm_config, compound_fields
 from analog_tl.analog.devices import AnalogConfigError, device_summary
 from analog_tl.config import AnalogConfig, DeviceConfig, ModelConfig, TrainConfig
 from analog_tl.data.prepared import load_prepared
+from analog_tl.errors import first_line
 from analog_tl.io import write_json
-from analog_tl.steps.training import ANALOG_LAYERS, _fit_analog, _pretrained_inputs, analog_from_pretrained
+from analog_tl.steps.training import (
+    ANALOG_LAYERS, _fit_analog, _pretrained_inputs, analog_from_pretrained, analog_optimizer,
+)
 from analog_tl.training.runner import RunContext
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,6 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[st
     family moves them only at transfers, so False is expected there).
     """
     from aihwkit.nn import AnalogLinear
-    from aihwkit.optim import AnalogSGD
 
     stage, start = "build", time.perf_counter()
     try:
@@ -49,8 +51,7 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[st
         layer = AnalogLinear(6, 3, bias=True, rpu_config=rpu_config)
         before = layer.get_weights()[0].clone()
         stage = "step"
-        optimizer = AnalogSGD(layer.parameters(), lr=0.1)
-        optimizer.regroup_param_groups(layer)
+        optimizer = analog_optimizer(layer, TrainConfig(lr=0.1))
         x, y = torch.randn(4, 6), torch.randn(4, 3)
         torch.nn.functional.mse_loss(layer(x), y).backward()
         optimizer.step()
@@ -58,8 +59,7 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[st
     except AnalogConfigError:
         raise  # a mistake in the config (unknown device, field), not a property of the pair
     except Exception as error:  # noqa: BLE001 (any aihwkit refusal is the recorded result)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return {"status": "fails", "stage": stage, "reason": f"{type(error).__name__}: {message}"}
+        return {"status": "fails", "stage": stage, "reason": first_line(error)}
     return {
         "status": "ok",
         "stage": "",
@@ -165,4 +165,4 @@ def simulator_for(policy: str, rpu_config: Any) -> tuple[str, str]:
     return "fast", "in the fast simulator's scope"
 
 
-__all__ = ["ALGORITHMS", "ANALOG_LAYERS", "check_pairs", "finetune_compare", "simulator_for", "try_pair"]
+__all__ = ["ANALOG_LAYERS", "check_pairs", "finetune_compare", "simulator_for", "try_pair"]

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from analog_tl.errors import AnalogTLError, ConfigError
+from analog_tl.errors import AnalogTLError, ConfigError, first_line
 
 log = logging.getLogger("analog_tl")
 
@@ -89,9 +89,8 @@ def snakemake_step(snakemake) -> Iterator[None]:  # type: ignore[no-untyped-def]
         if not log_path:
             raise
         _log_traceback_to_files(error)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         print(
-            f"analog_tl: unexpected {type(error).__name__}: {message} (not an input problem the workflow knows; "
+            f"analog_tl: unexpected {first_line(error)} (not an input problem the workflow knows; "
             f"full traceback in {log_path})",
             file=sys.stderr,
         )
