@@ -64,3 +64,46 @@ def aihwkit_update(tile: Any, x: torch.Tensor, d: torch.Tensor, lr: float) -> No
     """One aihwkit update of ``tile`` (as AnalogSGD does it: the tile's learning rate, then update)."""
     tile.set_learning_rate(lr)
     tile.update(x, d)
+
+
+# --- the deterministic configuration of validation protocol V1 (test_simulator_exact, test_simulator_gpu) ---
+
+
+def deterministic_device(**fields: Any) -> Any:
+    """A soft-bounds reference device in [-1, 1] without cycle-to-cycle noise, ``fields`` applied."""
+    from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
+
+    return SoftBoundsReferenceDevice(**{"w_max": 1.0, "w_min": -1.0, "dw_min_std": 0.0, **fields})
+
+
+def deterministic_batch(
+    m: int, n: int, p: int, drift: torch.Tensor, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x in {0, +-xa}; |d| in {0} or [da/2, da], signs leaning on ``drift`` (so A grows towards its bounds)."""
+    xa = 0.5 + float(torch.rand(1, generator=g))
+    x = torch.randint(-1, 2, (m, n), generator=g).float() * xa
+    x[:, 0] = xa
+    da = 0.01 + 0.1 * float(torch.rand(1, generator=g))
+    magnitude = (0.5 + 0.5 * torch.rand(m, p, generator=g)) * da
+    sign = torch.where(torch.rand(m, p, generator=g) < 0.8, drift, -drift)
+    d = magnitude * sign * (torch.rand(m, p, generator=g) < 0.8)
+    d[:, 0] = da * drift[0]
+    if m > 2:
+        x[1] = 0.0  # an all-zero x vector: no pulses, the transfer still happens
+        d[2] = 0.0  # an all-zero d vector
+    return x, d
+
+
+# name: (device fields, compound fields, learning rate, in size, out size)
+DETERMINISTIC_VARIANTS = {
+    "chopper 0, lr 0.5": ({}, {"in_chop_prob": 0.0}, 0.5, 6, 4),
+    "chopper 1, lr 50": ({}, {"in_chop_prob": 1.0}, 50.0, 6, 4),
+    "momentum 0.3, no forget": ({}, {"in_chop_prob": 1.0, "momentum": 0.3, "forget_buffer": False}, 50.0, 6, 4),
+    "momentum 0.3, forget": ({}, {"in_chop_prob": 0.0, "momentum": 0.3}, 5.0, 5, 3),
+    "no device variation, lr 50": (DETERMINISTIC_DEVICE, {"in_chop_prob": 0.0}, 50.0, 6, 4),
+    "reference and up_down": ({"reference_mean": 0.2, "reference_std": 0.1, "up_down": 0.1},
+                              {"in_chop_prob": 1.0}, 50.0, 6, 4),
+    "symmetry point subtracted, log-normal": ({"subtract_symmetry_point": True, "dw_min_dtod_log_normal": True,
+                                              "up_down_dtod": 0.2}, {"in_chop_prob": 0.0}, 5.0, 6, 4),
+    "m > n, small bounds": ({"w_max": 0.3, "w_min": -0.2}, {"in_chop_prob": 0.0}, 50.0, 3, 5),
+}

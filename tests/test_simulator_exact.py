@@ -14,49 +14,16 @@ import pytest
 import torch
 from torch import nn
 
-from simulator_helpers import DETERMINISTIC_DEVICE, aihwkit_state, aihwkit_update, rpu_config, sim_state, tile_pair
+from simulator_helpers import (
+    DETERMINISTIC_VARIANTS, aihwkit_state, aihwkit_update, deterministic_batch, deterministic_device, rpu_config,
+    sim_state, tile_pair,
+)
 
 
-def _device(**fields):
-    from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
-
-    return SoftBoundsReferenceDevice(**{"w_max": 1.0, "w_min": -1.0, "dw_min_std": 0.0, **fields})
-
-
-def _batch(m: int, n: int, p: int, drift: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """x in {0, +-xa}; |d| in {0} or [da/2, da], signs leaning on ``drift`` (so A grows towards its bounds)."""
-    xa = 0.5 + float(torch.rand(1, generator=g))
-    x = torch.randint(-1, 2, (m, n), generator=g).float() * xa
-    x[:, 0] = xa
-    da = 0.01 + 0.1 * float(torch.rand(1, generator=g))
-    magnitude = (0.5 + 0.5 * torch.rand(m, p, generator=g)) * da
-    sign = torch.where(torch.rand(m, p, generator=g) < 0.8, drift, -drift)
-    d = magnitude * sign * (torch.rand(m, p, generator=g) < 0.8)
-    d[:, 0] = da * drift[0]
-    if m > 2:
-        x[1] = 0.0  # an all-zero x vector: no pulses, the transfer still happens
-        d[2] = 0.0  # an all-zero d vector
-    return x, d
-
-
-VARIANTS = {
-    "chopper 0, lr 0.5": ({}, {"in_chop_prob": 0.0}, 0.5, 6, 4),
-    "chopper 1, lr 50": ({}, {"in_chop_prob": 1.0}, 50.0, 6, 4),
-    "momentum 0.3, no forget": ({}, {"in_chop_prob": 1.0, "momentum": 0.3, "forget_buffer": False}, 50.0, 6, 4),
-    "momentum 0.3, forget": ({}, {"in_chop_prob": 0.0, "momentum": 0.3}, 5.0, 5, 3),
-    "no device variation, lr 50": (DETERMINISTIC_DEVICE, {"in_chop_prob": 0.0}, 50.0, 6, 4),
-    "reference and up_down": ({"reference_mean": 0.2, "reference_std": 0.1, "up_down": 0.1},
-                              {"in_chop_prob": 1.0}, 50.0, 6, 4),
-    "symmetry point subtracted, log-normal": ({"subtract_symmetry_point": True, "dw_min_dtod_log_normal": True,
-                                              "up_down_dtod": 0.2}, {"in_chop_prob": 0.0}, 5.0, 6, 4),
-    "m > n, small bounds": ({"w_max": 0.3, "w_min": -0.2}, {"in_chop_prob": 0.0}, 50.0, 3, 5),
-}
-
-
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(DETERMINISTIC_VARIANTS))
 def test_update_is_bit_exact(name: str) -> None:
-    device_fields, compound, lr, n, p = VARIANTS[name]
-    config = rpu_config(_device(**device_fields), fast_lr=100.0, **compound)
+    device_fields, compound, lr, n, p = DETERMINISTIC_VARIANTS[name]
+    config = rpu_config(deterministic_device(**device_fields), fast_lr=100.0, **compound)
     config.device.transfer_forward.out_noise = 0.0
     g = torch.Generator().manual_seed(len(name))
     weights = 0.3 * torch.randn(p, n, generator=g)
@@ -65,7 +32,7 @@ def test_update_is_bit_exact(name: str) -> None:
     c_pulses = 0
     for k in range(60):
         m = [1, 3, 7, 16][k % 4]
-        x, d = _batch(m, n, p, drift, g)
+        x, d = deterministic_batch(m, n, p, drift, g)
         aihwkit_update(tile, x, d, lr)
         c_pulses += int(sim.update(x, d, lr)[1])
         expected, got = aihwkit_state(tile), sim_state(sim)
@@ -135,7 +102,7 @@ def test_layer_update_with_token_inputs_and_split_tiles_is_bit_exact() -> None:
 
     from analog_tl.simulator import AnalogSGD, from_aihwkit
 
-    config = rpu_config(_device(), fast_lr=100.0, in_chop_prob=1.0)
+    config = rpu_config(deterministic_device(), fast_lr=100.0, in_chop_prob=1.0)
     config.device.transfer_forward.out_noise = 0.0
     config.mapping.max_input_size = 8  # 12 inputs -> two tiles of 6
     g = torch.Generator().manual_seed(11)

@@ -393,6 +393,21 @@ def ablation_device():
     return COMPARE["ablation_device"] or next(iter(COMPARE["devices"]))
 
 
+def analog_simulators():
+    """The analog simulators this config's runs may use (the preflight checks each against compute.device).
+
+    analog.simulator for the main grid and the sweeps; for the comparison both
+    under compare.simulator auto (it picks per run, after the pair check), else aihwkit.
+    """
+    used = {config["analog"]["simulator"]}
+    if compare_arms():
+        used |= {"aihwkit", "fast"} if COMPARE["simulator"] == "auto" else {"aihwkit"}
+    return sorted(used)
+
+
+ANALOG_SIMULATORS = analog_simulators()
+
+
 def compare_device_params(device):
     """AnalogConfig fields of a comparison run on named device ``device`` (the compare entry replaces analog.device)."""
     entry = COMPARE["devices"][device]

@@ -1,5 +1,8 @@
 checkpoint preflight:
-    """What torch and aihwkit see; a failed check stops the run before any training job starts.
+    """What torch, Triton and aihwkit see; a failed check stops the run before any training job starts.
+
+    It checks compute.device for digital training and for each analog
+    simulator this config's runs use (ANALOG_SIMULATORS in common.smk).
 
     Runs in the same image and with the same GPU request as the training jobs,
     first (priority), whenever its report is missing, when compute.device
@@ -13,6 +16,7 @@ checkpoint preflight:
         PREFLIGHT,
     params:
         device=config["compute"]["device"],
+        simulators=ANALOG_SIMULATORS,
     priority: 100
     resources:
         gpu=GPUS_PER_JOB,

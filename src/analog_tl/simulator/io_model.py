@@ -6,10 +6,11 @@ output step), the bound test and clip; with iterative bound management a
 vector whose output saturates is computed again at half the input scale, with
 fresh noise, up to aihwkit's limits. All vectors are computed at once as one
 matrix product per round; only the vectors that fail the bound test go on to
-the next round. The elementwise DAC and ADC steps run in the compiled kernel
-(float32, in aihwkit's order); the sums of the product are BLAS's, so an
-output can land one ADC step from aihwkit's where the float32 sum order
-differs.
+the next round. The elementwise DAC and ADC steps run in the kernels of the
+weight's device (float32, in aihwkit's order; :mod:`.backend`); the sums of
+the product are BLAS's (cuBLAS's on a GPU, in full float32 unless TF32 is
+switched on), so an output can land one ADC step from aihwkit's where the
+float32 sum order differs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from analog_tl.simulator import kernel
+from analog_tl.simulator.backend import ops_for
 from analog_tl.simulator.settings import IOSettings
 
 FORWARD_STREAM, BACKWARD_STREAM = 1, 2  # csrc/cttv2.cpp ``enum Stream``
@@ -38,16 +39,16 @@ def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, key: 
     Returns:
         [m, n_out] float32.
     """
-    module = kernel.load()
+    module, device = ops_for(weight.device), weight.device
     m, n_out = inputs.shape[0], weight.shape[0]
-    out = torch.zeros(m, n_out, dtype=torch.float32)
+    out = torch.zeros(m, n_out, dtype=torch.float32, device=device)
     if io.noise_management:
-        nm = inputs.abs().amax(dim=1) if inputs.shape[1] else torch.zeros(m)
+        nm = inputs.abs().amax(dim=1) if inputs.shape[1] else torch.zeros(m, device=device)
         rows = torch.nonzero(nm > 0).flatten()  # all-zero vectors give 0 and draw nothing
         inv_nm = 1.0 / nm[rows]
     else:
-        rows, inv_nm = torch.arange(m), torch.ones(m, dtype=torch.float32)
-    one = torch.tensor(1.0, dtype=torch.float32)
+        rows, inv_nm = torch.arange(m, device=device), torch.ones(m, dtype=torch.float32, device=device)
+    one = torch.tensor(1.0, dtype=torch.float32, device=device)
     reduction, bm_round, limit = 1.0, 0, _bm_limit(io)
     while rows.numel():
         scale = inv_nm / reduction if io.bound_management else inv_nm
@@ -70,16 +71,16 @@ def analog_mvm_backward(weight: torch.Tensor, grads: torch.Tensor, io: IOSetting
     Args:
         weight: [n_out, n_in]; grads: [m, n_out]. Returns [m, n_in].
     """
-    module = kernel.load()
+    module, device = ops_for(weight.device), weight.device
     m, n_in = grads.shape[0], weight.shape[1]
-    out = torch.zeros(m, n_in, dtype=torch.float32)
+    out = torch.zeros(m, n_in, dtype=torch.float32, device=device)
     if io.noise_management and grads.shape[1]:
         nm = grads.abs().amax(dim=1)
         rows = torch.nonzero(nm > 0).flatten()
         scale, out_scale = 1.0 / nm[rows], nm[rows]  # aihwkit: scale 1/nm in, scal(out_scale * nm) out
     else:
-        rows = torch.arange(m)
-        scale = out_scale = torch.ones(m, dtype=torch.float32)
+        rows = torch.arange(m, device=device)
+        scale = out_scale = torch.ones(m, dtype=torch.float32, device=device)
     u = module.io_prepare(grads, rows, scale, io.inp_res, io.inp_bound)
     y, _ = module.io_finish(u @ weight, rows, out_scale, io.out_noise, io.out_res, io.out_bound, False, key, call,
                             BACKWARD_STREAM, 0)

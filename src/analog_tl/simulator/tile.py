@@ -14,14 +14,17 @@ buffer                    shape        meaning
 ``running_max``           [2]          m_x, m_d: running abs-max of x and d (auto-scale)
 ``pointer``               [1] int64    next column to transfer
 ``device_fast``           [p, n, 5]    A's devices: step up, step down, max bound, min bound, reference
-``device_slow``           [5, p, n]    the same for C
+``device_slow``           [p, n, 5]    the same for C
 ``key``                   [] int64     the tile's random key (Philox)
 ``calls``                 [3] int64    forward, backward and update calls so far (random counters)
 ========================  ===========  ====================================================
 
 Every random number is drawn from Philox4x32-10 at (``key``, call counter,
 stream, vector, element), so a tile's results depend only on its state and
-inputs, not on threads or on other tiles.
+inputs, not on threads, on other tiles or on the device: on the CPU the
+compiled C++ kernel computes, on a GPU the Triton kernels (:mod:`.backend`).
+``key`` and ``calls`` stay on the CPU when the tile moves to a GPU (they are
+read on every call; a device copy would synchronise each time).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from analog_tl.simulator import kernel
+from analog_tl.simulator.backend import ops_for
 from analog_tl.simulator.io_model import analog_mvm, analog_mvm_backward
 from analog_tl.simulator.settings import TileSettings
 
@@ -59,6 +62,12 @@ class SimTile(nn.Module):
     def extra_repr(self) -> str:
         return f"out_size={self.out_size}, in_size={self.in_size}"
 
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 - torch's signature
+        key, calls = self.key, self.calls
+        super()._apply(fn, recurse)
+        self.key, self.calls = key, calls  # the random counters stay on the host (module docstring)
+        return self
+
     def _next_call(self, which: int) -> int:
         call = int(self.calls[which])
         self.calls[which] += 1
@@ -83,12 +92,13 @@ class SimTile(nn.Module):
     def update(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> torch.Tensor:
         """One c-TTv2 update with vectors x [m, in], gradients d [m, out] at learning rate ``lr``.
 
-        Returns the counts [3] of A pulses, C pulses and transfers. ``lr`` 0 does nothing (as aihwkit).
+        Returns the counts [3] of A pulses, C pulses and transfers (on the tile's device). ``lr`` 0 does
+        nothing (as aihwkit).
         """
         if lr == 0 or x.shape[0] == 0:
             return torch.zeros(3, dtype=torch.int64)
         call = self._next_call(UPDATE)
-        return kernel.load().cttv2_update(
+        return ops_for(self.fast.device).cttv2_update(
             self.fast, self.fast_apparent, self.transfer_buffer, self.slow, self.slow_apparent, self.in_chopper,
             self.running_max, self.pointer, self.device_fast, self.device_slow, x.detach().float(),
             d.detach().float(), self._kernel_config, float(lr), int(self.key), call,

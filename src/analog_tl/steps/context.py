@@ -98,7 +98,7 @@ def snakemake_step(snakemake) -> Iterator[None]:  # type: ignore[no-untyped-def]
 
 
 def run_context(snakemake, section: str):  # type: ignore[no-untyped-def]
-    """The job's :class:`~analog_tl.training.runner.RunContext`: device, resume, execution settings, the whole config.
+    """The job's :class:`~analog_tl.training.runner.RunContext`: device, TF32, resume, execution settings, the config.
 
     All come from ``snakemake.config``, not from ``params``: they do not change
     what a run computes, so changing them must not rerun finished jobs.
@@ -112,6 +112,7 @@ def run_context(snakemake, section: str):  # type: ignore[no-untyped-def]
     execution = {key: config[section][key] for key in EXECUTION_KEYS}
     return RunContext(
         device=config["compute"]["device"],
+        tf32=config["compute"]["tf32"],
         resume=from_dict(ResumeConfig, config["resume"]),
         execution=from_dict(ExecutionConfig, execution),
         workflow_config=dict(config),

@@ -1,8 +1,9 @@
-"""The preflight step: report what torch and aihwkit see and stop early if the requested GPU is not usable."""
+"""The preflight step: report what torch, Triton and aihwkit see and stop early if the requested GPU is not usable."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,19 @@ from analog_tl.io import write_json
 from analog_tl.training.device import devices_seen, select_device
 
 log = logging.getLogger(__name__)
+_LABELS = {"digital": "digital training", "aihwkit": "analog training on aihwkit",
+           "fast": "analog training on the fast simulator"}
 
 
-def preflight(device_setting: str, out: str | Path) -> dict[str, Any]:
-    """Check ``compute.device`` against this machine for digital and analog training; write the report to ``out``.
+def preflight(device_setting: str, out: str | Path, simulators: Sequence[str] = ("aihwkit", "fast")) -> dict[str, Any]:
+    """Check ``compute.device`` for digital training and each analog simulator the runs use; write the report.
+
+    ``simulators``: those of this workflow's analog runs (``aihwkit``, ``fast``).
+    The report's ``selected`` says where each trains.
 
     Raises:
-        DeviceError: with the reason (no GPU visible, container without --nv, aihwkit without CUDA).
+        DeviceError: with the reason (no GPU visible, container without --nv, aihwkit without CUDA for
+            aihwkit runs, no Triton for the fast simulator).
     """
     seen = devices_seen()
     log.info(
@@ -24,9 +31,9 @@ def preflight(device_setting: str, out: str | Path) -> dict[str, Any]:
         seen["torch"], seen["torch_cuda_build"], len(seen["gpus"]), seen["gpus"], seen["cuda_visible_devices"],
         seen["aihwkit_cuda_build"],
     )
-    selected = {kind: str(select_device(device_setting, analog=kind == "analog")) for kind in ("digital", "analog")}
-    log.info("compute.device %s: digital training on %s, analog training on %s", device_setting,
-             selected["digital"], selected["analog"])
+    selected = {trains: str(select_device(device_setting, trains)) for trains in ("digital", *simulators)}
+    log.info("compute.device %s: %s", device_setting,
+             ", ".join(f"{_LABELS[trains]} on {where}" for trains, where in selected.items()))
     report = {"compute_device": device_setting, "selected": selected, **seen}
     write_json(out, report)
     return report

@@ -332,7 +332,7 @@ def _fit_analog(
     )
     return train_and_write(
         model, make_optimizer, data, train_cfg, out_dir, record, _checkpoint(data.classes, model_cfg), context, label,
-        analog=True,
+        trains=analog_cfg.simulator,
     )
 
 

@@ -1,15 +1,21 @@
 """Where training runs: the ``compute.device`` setting (auto, cpu, cuda) against what torch and aihwkit can do.
 
-Digital models run on a GPU whenever torch sees one. Analog tiles run on a
-GPU only when aihwkit was built with CUDA (``aihwkit.simulator.rpu_base.cuda.is_compiled()``);
-a CPU-only aihwkit simulates on the CPU even when torch sees a GPU, so asking
+What trains decides what a GPU run needs (:data:`TRAINS`): digital models run
+on a GPU whenever torch sees one; the project's fast simulator (``fast``)
+whenever torch sees one and Triton is installed (it comes with torch's CUDA
+wheels; no aihwkit CUDA build is needed); aihwkit's tiles (``aihwkit``) only
+when aihwkit was built with CUDA (``aihwkit.simulator.rpu_base.cuda.is_compiled()``).
+A CPU-only aihwkit simulates on the CPU even when torch sees a GPU, so asking
 for ``cuda`` with such a build is an error, never a silent CPU run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -19,6 +25,7 @@ from analog_tl.errors import AnalogTLError
 log = logging.getLogger(__name__)
 
 DEVICE_SETTINGS = ("auto", "cpu", "cuda")
+TRAINS = ("digital", "aihwkit", "fast")  # a digital model, aihwkit's analog tiles, the fast simulator's tiles
 CUDA_BUILD_HINT = (
     "build aihwkit with CUDA: use the project's container (containers/analog-tl.def), or build the source release "
     "with CMAKE_ARGS='-DUSE_CUDA=ON -DRPU_CUDA_ARCHITECTURES=80;90' pip install --no-build-isolation aihwkit-1.2.0.tar.gz, "
@@ -37,6 +44,11 @@ def aihwkit_cuda_compiled() -> bool:
     return bool(cuda.is_compiled())
 
 
+def triton_installed() -> bool:
+    """Whether Triton (the fast simulator's GPU kernels) can be imported."""
+    return importlib.util.find_spec("triton") is not None
+
+
 def devices_seen() -> dict[str, Any]:
     """What torch and aihwkit see: CUDA build, visible GPUs and their names (for logs, preflight and run records)."""
     visible = torch.cuda.is_available()
@@ -47,12 +59,21 @@ def devices_seen() -> dict[str, Any]:
         "torch_sees_gpu": visible,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if visible else [],
     }
+    report["triton"] = _triton_version()
     try:
         report["aihwkit_cuda_build"] = aihwkit_cuda_compiled()
     except ImportError as error:
         report["aihwkit_cuda_build"] = None
         report["aihwkit_import_error"] = str(error)
     return report
+
+
+def _triton_version() -> str | None:
+    if not triton_installed():
+        return None
+    import triton
+
+    return triton.__version__
 
 
 def gpu_allocated() -> bool:
@@ -70,28 +91,42 @@ def _no_gpu_message(setting_name: str) -> str:
     )
 
 
-def select_device(setting: str, analog: bool, setting_name: str = "compute.device") -> torch.device:
-    """The torch device for a run: ``cpu``; ``cuda`` (or fail, saying why); ``auto`` = cuda if usable, else cpu.
+def _gpu_blocker(trains: str, setting_name: str) -> str | None:
+    """Why ``trains`` cannot use the GPU torch sees (None if it can)."""
+    if trains == "aihwkit" and not aihwkit_cuda_compiled():
+        return (f"{setting_name} is 'cuda' but the installed aihwkit was built without CUDA, so its analog tiles "
+                f"would be simulated on the CPU; {CUDA_BUILD_HINT}; or use the fast simulator (analog.simulator: "
+                f"fast), which needs no aihwkit CUDA build; or set {setting_name}: auto to accept the CPU")
+    if trains == "fast" and not triton_installed():
+        return (f"{setting_name} is 'cuda' but Triton, which runs the fast simulator's GPU kernels, is not installed "
+                f"(torch's CUDA wheels bring it); or set {setting_name}: auto to accept the CPU")
+    return None
+
+
+def select_device(setting: str, trains: str, setting_name: str = "compute.device") -> torch.device:
+    """The torch device for a run of ``trains`` (:data:`TRAINS`): ``cpu``; ``cuda`` (or fail, saying why); ``auto``.
+
+    ``auto`` is cuda if torch sees a GPU and ``trains`` can use it, else cpu.
 
     Raises:
-        DeviceError: for ``cuda`` without a visible GPU, or for an analog run with a CPU-only aihwkit.
+        DeviceError: for ``cuda`` without a visible GPU or with what ``trains`` lacks (module docstring), and
+            for ``auto`` when a GPU was allocated but torch sees none.
     """
     if setting not in DEVICE_SETTINGS:
         raise ValueError(f"{setting_name} must be one of {DEVICE_SETTINGS}, got {setting!r}")
+    if trains not in TRAINS:
+        raise ValueError(f"what trains must be one of {TRAINS}, got {trains!r}")
     if setting == "cpu":
         return torch.device("cpu")
     gpu = torch.cuda.is_available()
-    analog_gpu = not analog or aihwkit_cuda_compiled()
+    blocker = _gpu_blocker(trains, setting_name) if gpu else None
     if setting == "cuda":
         if not gpu:
             raise DeviceError(_no_gpu_message(setting_name))
-        if not analog_gpu:
-            raise DeviceError(
-                f"{setting_name} is 'cuda' but the installed aihwkit was built without CUDA, so its analog tiles "
-                f"would be simulated on the CPU; {CUDA_BUILD_HINT}; or set {setting_name}: auto to accept the CPU"
-            )
+        if blocker:
+            raise DeviceError(blocker)
         return torch.device("cuda")
-    if gpu and analog_gpu:
+    if gpu and not blocker:
         return torch.device("cuda")
     if not gpu and gpu_allocated():
         raise DeviceError(
@@ -100,5 +135,17 @@ def select_device(setting: str, analog: bool, setting_name: str = "compute.devic
             "in Apptainer start the container with --nv (the profiles do), or set compute.device: cpu"
         )
     if gpu:
-        log.warning("%s auto: torch sees a GPU but aihwkit has no CUDA build; analog training runs on the CPU", setting_name)
+        lacks = "aihwkit has no CUDA build" if trains == "aihwkit" else "Triton is not installed"
+        log.warning("%s auto: torch sees a GPU but %s; %s training runs on the CPU", setting_name, lacks, trains)
     return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def float32_products(tf32: bool) -> Iterator[None]:
+    """GPU float32 matrix products and convolutions in TF32 only if ``tf32`` (torch's flags, restored after)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

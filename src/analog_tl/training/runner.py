@@ -15,7 +15,7 @@ from torch import nn
 from analog_tl.data.prepared import PreparedData
 from analog_tl.config import ExecutionConfig, TrainConfig, to_dict
 from analog_tl.training.artifacts import RunPaths, write_run
-from analog_tl.training.device import devices_seen, select_device
+from analog_tl.training.device import devices_seen, float32_products, select_device
 from analog_tl.training.loop import OptimizerFactory, fit
 from analog_tl.training.resume import ResumeConfig, ResumeStore, fingerprint, state_folder
 
@@ -26,21 +26,24 @@ log = logging.getLogger(__name__)
 class RunContext:
     """Per-job settings that do not change what a run computes.
 
-    ``device`` is the ``compute.device`` setting (auto, cpu, cuda); ``resume``
+    ``device`` is the ``compute.device`` setting (auto, cpu, cuda); ``tf32``
+    whether GPU float32 products may use TF32 (``compute.tf32``); ``resume``
     says where resumable state goes; ``execution`` how the run evaluates and
     logs; ``workflow_config`` is recorded in ``run.json``.
     """
 
     device: str = "cpu"
+    tf32: bool = False
     resume: ResumeConfig = field(default_factory=lambda: ResumeConfig(enabled=False))
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     workflow_config: dict[str, Any] = field(default_factory=dict)
 
 
-def compute_record(device: torch.device) -> dict[str, Any]:
-    """The hardware a run used and what torch and aihwkit saw (recorded in ``run.json``)."""
+def compute_record(device: torch.device, tf32: bool = False) -> dict[str, Any]:
+    """The hardware a run used and what torch, Triton and aihwkit saw (recorded in ``run.json``)."""
     return {
         "torch_device": str(device),
+        "tf32": tf32 and device.type == "cuda",
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "processor": platform.processor(),
@@ -60,18 +63,19 @@ def train_and_write(
     checkpoint: dict[str, Any],
     context: RunContext,
     label: str,
-    analog: bool = False,
+    trains: str = "digital",
 ) -> dict[str, Any]:
     """Train on the selected device (resuming from saved state if any), write the run folder, drop the saved state.
 
     ``record`` identifies the run (configs, input checksums): a saved state is
     restored only if it was written under the same record. ``checkpoint`` holds
     what ``model.pt`` stores besides the weights (class names, model config).
+    ``trains`` (``digital``, ``aihwkit``, ``fast``) says what the GPU must support.
 
     Raises:
         DeviceError: before training, if ``context.device`` cannot be honoured.
     """
-    device = select_device(context.device, analog)
+    device = select_device(context.device, trains)
     log.info("%s: training on %s (compute.device %s)", label, device, context.device)
     store = None
     if context.resume.enabled:
@@ -79,10 +83,15 @@ def train_and_write(
             state_folder(context.resume.folder, out_dir), fingerprint(record),
             context.resume.every_epochs, context.resume.keep,
         )
-    history = fit(model, make_optimizer, data, train_cfg, device, label, store=store, execution=context.execution)
+    with float32_products(context.tf32):
+        history = fit(model, make_optimizer, data, train_cfg, device, label, store=store, execution=context.execution)
+    if trains == "fast":
+        from analog_tl.simulator.backend import describe
+
+        record = {**record, "simulator": {**record.get("simulator", {}), **describe(device)}}
     full_record = {
         **record,
-        "device": compute_record(device),
+        "device": compute_record(device, context.tf32),
         "execution": to_dict(context.execution),
         "workflow_config": context.workflow_config,
     }

@@ -1,0 +1,73 @@
+"""Which kernels compute a tile's operations: the compiled C++ kernel on the CPU, the Triton kernels on CUDA.
+
+Both compute the same float32 results from the same random streams
+(``csrc/cttv2.cpp`` and :mod:`.gpu_kernels`). The choice follows the device of
+the tile's state; ``ANALOG_TL_SIMULATOR_KERNEL=triton`` runs the Triton kernels
+on CPU tensors too, which works only in Triton's interpreter
+(``TRITON_INTERPRET=1``: how the test suite checks them without a GPU).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import torch
+
+from analog_tl.errors import AnalogTLError
+
+KERNEL_ENV = "ANALOG_TL_SIMULATOR_KERNEL"
+KERNELS = ("auto", "cpp", "triton")
+
+
+class KernelChoiceError(AnalogTLError, RuntimeError):
+    """The requested kernel cannot compute on the tile's device."""
+
+
+def triton_interpreted() -> bool:
+    """Whether Triton runs kernels in its interpreter (``TRITON_INTERPRET``, read as Triton reads it)."""
+    return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+def kernel_name(device: torch.device) -> str:
+    """``cpp`` or ``triton``: the kernel for tensors on ``device`` (see the module docstring)."""
+    choice = os.environ.get(KERNEL_ENV, "auto")
+    if choice not in KERNELS:
+        raise KernelChoiceError(f"{KERNEL_ENV}={choice!r}: use one of {KERNELS}")
+    if device.type == "cuda":
+        if choice == "cpp":
+            raise KernelChoiceError(f"{KERNEL_ENV}=cpp: the C++ kernel computes on CPU tensors, the tile is on {device}")
+        return "triton"
+    if device.type != "cpu":
+        raise KernelChoiceError(f"the simulator computes on cpu or cuda tensors, not {device}")
+    if choice == "triton":
+        if not triton_interpreted():
+            raise KernelChoiceError(f"{KERNEL_ENV}=triton on CPU tensors needs Triton's interpreter (TRITON_INTERPRET=1)")
+        return "triton"
+    return "cpp"
+
+
+def ops_for(device: torch.device) -> ModuleType:
+    """The module with ``cttv2_update``, ``io_prepare``, ``io_finish`` and ``philox_draws`` for ``device``."""
+    if kernel_name(device) == "cpp":
+        from analog_tl.simulator import kernel
+
+        return kernel.load()
+    try:
+        from analog_tl.simulator import gpu_ops
+    except ImportError as error:
+        raise KernelChoiceError(f"the simulator's GPU kernels need Triton (it comes with torch's CUDA wheels): "
+                                f"{error}") from error
+    return gpu_ops
+
+
+def describe(device: torch.device) -> dict[str, str]:
+    """What a run record says about the kernels: which ones computed, and the Triton version for GPU runs."""
+    name = kernel_name(device)
+    record = {"kernel": name}
+    if name == "triton":
+        import triton
+
+        record["triton"] = triton.__version__
+        record["interpreted"] = str(triton_interpreted())
+    return record
