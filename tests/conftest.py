@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
+
+if not torch.cuda.is_available():
+    # the fast simulator's Triton kernels run in Triton's interpreter on CPU tensors (tests/test_simulator_gpu.py);
+    # set before anything imports them (Triton reads it when a kernel is defined)
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from analog_tl.data.prepared import LabelledImages, PreparedData
 

@@ -1,4 +1,4 @@
-"""compute.device: auto / cpu / cuda against what torch and aihwkit see (GPUs simulated where needed)."""
+"""compute.device: auto / cpu / cuda against what torch, Triton and aihwkit see (GPUs simulated where needed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import torch
 
 from analog_tl.steps.preflight import preflight
 from analog_tl.training import device as device_module
-from analog_tl.training.device import DeviceError, aihwkit_cuda_compiled, devices_seen, select_device
+from analog_tl.training.device import (
+    DeviceError, aihwkit_cuda_compiled, devices_seen, float32_products, select_device,
+)
 
 
 @pytest.fixture
@@ -28,36 +30,52 @@ def test_installed_aihwkit_reports_its_build_through_its_own_api():
     assert seen["aihwkit_cuda_build"] is aihwkit_cuda_compiled() and seen["torch"] == torch.__version__
 
 
-@pytest.mark.parametrize("analog", [False, True])
-def test_cpu_is_always_cpu_and_unknown_settings_fail(analog):
-    assert select_device("cpu", analog) == torch.device("cpu")
+@pytest.mark.parametrize("trains", ["digital", "aihwkit", "fast"])
+def test_cpu_is_always_cpu_and_unknown_settings_fail(trains):
+    assert select_device("cpu", trains) == torch.device("cpu")
     with pytest.raises(ValueError, match="compute.device must be one of"):
-        select_device("gpu", analog)
+        select_device("gpu", trains)
+    with pytest.raises(ValueError, match="what trains must be one of"):
+        select_device("cpu", "analog")
 
 
 def test_cuda_without_a_visible_gpu_fails_and_names_the_likely_cause(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceError, match="torch sees no GPU.*--nv"):
-        select_device("cuda", analog=False)
+        select_device("cuda", "digital")
 
 
-def test_cuda_with_a_cpu_only_aihwkit_fails_for_analog_runs_with_how_to_get_a_cuda_build(gpu_machine):
-    assert select_device("cuda", analog=False) == torch.device("cuda")
-    with pytest.raises(DeviceError, match="aihwkit was built without CUDA.*USE_CUDA=ON.*aihwkit-gpu"):
-        select_device("cuda", analog=True)
+def test_cuda_with_a_cpu_only_aihwkit_fails_for_aihwkit_runs_with_how_to_get_a_cuda_build(gpu_machine):
+    assert select_device("cuda", "digital") == torch.device("cuda")
+    with pytest.raises(DeviceError, match="aihwkit was built without CUDA.*USE_CUDA=ON.*aihwkit-gpu.*fast simulator"):
+        select_device("cuda", "aihwkit")
 
 
-def test_auto_uses_the_gpu_for_digital_and_the_cpu_for_analog_without_a_cuda_aihwkit(gpu_machine, caplog):
-    assert select_device("auto", analog=False) == torch.device("cuda")
+def test_the_fast_simulator_uses_the_gpu_without_a_cuda_aihwkit(gpu_machine):
+    assert select_device("cuda", "fast") == torch.device("cuda")
+    assert select_device("auto", "fast") == torch.device("cuda")
+
+
+def test_the_fast_simulator_on_cuda_needs_triton(gpu_machine, monkeypatch, caplog):
+    monkeypatch.setattr(device_module, "triton_installed", lambda: False)
+    with pytest.raises(DeviceError, match="Triton, which runs the fast simulator's GPU kernels, is not installed"):
+        select_device("cuda", "fast")
     with caplog.at_level(logging.WARNING):
-        assert select_device("auto", analog=True) == torch.device("cpu")
+        assert select_device("auto", "fast") == torch.device("cpu")
+    assert "Triton is not installed" in caplog.text
+
+
+def test_auto_uses_the_gpu_for_digital_and_the_cpu_for_aihwkit_without_its_cuda_build(gpu_machine, caplog):
+    assert select_device("auto", "digital") == torch.device("cuda")
+    with caplog.at_level(logging.WARNING):
+        assert select_device("auto", "aihwkit") == torch.device("cpu")
     assert "aihwkit has no CUDA build" in caplog.text
 
 
-def test_auto_uses_cuda_for_analog_with_a_cuda_aihwkit(monkeypatch):
+def test_auto_uses_cuda_for_aihwkit_with_its_cuda_build(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(device_module, "aihwkit_cuda_compiled", lambda: True)
-    assert select_device("auto", analog=True) == torch.device("cuda")
+    assert select_device("auto", "aihwkit") == torch.device("cuda")
 
 
 @pytest.mark.parametrize("visible, allocated", [(None, False), ("", False), ("-1", False), ("0", True), ("0,1", True)])
@@ -69,17 +87,28 @@ def test_auto_fails_when_a_gpu_was_allocated_but_is_not_visible(monkeypatch, vis
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     if allocated:
         with pytest.raises(DeviceError, match="GPU was allocated.*torch sees none.*--nv"):
-            select_device("auto", analog=False)
+            select_device("auto", "digital")
     else:
-        assert select_device("auto", analog=False) == torch.device("cpu")
+        assert select_device("auto", "digital") == torch.device("cpu")
 
 
 def test_preflight_reports_and_writes_what_it_saw(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    report = preflight("auto", tmp_path / "devices.json")
+    report = preflight("auto", tmp_path / "devices.json", simulators=["aihwkit", "fast"])
     assert json.loads((tmp_path / "devices.json").read_text()) == report
-    assert report["selected"] == {"digital": "cuda" if torch.cuda.is_available() else "cpu",
-                                  "analog": "cuda" if torch.cuda.is_available() and aihwkit_cuda_compiled() else "cpu"}
+    gpu = torch.cuda.is_available()
+    assert report["selected"] == {"digital": "cuda" if gpu else "cpu",
+                                  "aihwkit": "cuda" if gpu and aihwkit_cuda_compiled() else "cpu",
+                                  "fast": "cuda" if gpu else "cpu"}
+    assert report["triton"] == __import__("triton").__version__
+
+
+def test_preflight_checks_only_the_simulators_the_runs_use(tmp_path, gpu_machine):
+    report = preflight("cuda", tmp_path / "devices.json", simulators=["fast"])
+    assert report["selected"] == {"digital": "cuda", "fast": "cuda"}
+    with pytest.raises(DeviceError, match="aihwkit was built without CUDA"):
+        preflight("cuda", tmp_path / "other.json", simulators=["aihwkit", "fast"])
+    assert not (tmp_path / "other.json").exists()
 
 
 def test_preflight_stops_before_writing_when_cuda_is_not_usable(tmp_path, monkeypatch):
@@ -87,3 +116,12 @@ def test_preflight_stops_before_writing_when_cuda_is_not_usable(tmp_path, monkey
     with pytest.raises(DeviceError, match="torch sees no GPU"):
         preflight("cuda", tmp_path / "devices.json")
     assert not (tmp_path / "devices.json").exists()
+
+
+def test_tf32_is_used_only_when_asked_and_torchs_flags_are_restored():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with float32_products(True):
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    with float32_products(False):
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == saved

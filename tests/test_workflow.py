@@ -16,6 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+TINY_SIMULATORS = ("aihwkit", "fast")  # analog.simulator fast; compare.simulator auto (common.smk analog_simulators)
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
 
 pytestmark = pytest.mark.slow
@@ -212,6 +213,11 @@ def test_run_records_say_which_code_and_execution_settings_made_them(finished_ru
     assert record["execution"] == {"eval_batch_size": TINY["finetune"].get("eval_batch_size", 256),
                                    "log_every_steps": TINY["finetune"].get("log_every_steps", 50)}
     assert "eval_batch_size" not in record["train"]
+    assert record["device"]["tf32"] is False and "triton" in record["device"]
+    analog = json.loads(next((finished_run / "results" / "runs" / "5class" / "analog_tl").rglob("run.json")).read_text())
+    assert analog["simulator"]["name"] == "fast" and analog["simulator"]["kernel"] == "cpp"  # on the CPU
+    preflight = json.loads((finished_run / "results" / "preflight" / "devices.json").read_text())
+    assert set(preflight["selected"]) == {"digital", *TINY_SIMULATORS}
 
 
 def test_a_missing_preflight_report_reruns_only_the_preflight(copy_of_run):

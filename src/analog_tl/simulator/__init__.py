@@ -8,15 +8,20 @@ per vector the auto-scaled update management, stochastic pulse trains with
 shared lines, per-pulse soft-bounds response with cycle-to-cycle and write
 noise, and the column transfer through the chopped buffer to C. Every random
 number comes from Philox streams keyed by (seed, tile, call, vector, element),
-so runs are bit-reproducible and independent of thread counts. The update runs
-as a compiled C++ kernel, parallel over rows and sequential over vectors per
-row, which is exact (``../shared/notes/cttv2-engine.md``, section 9).
+so runs are bit-reproducible and independent of thread counts. On the CPU the
+update runs as a compiled C++ kernel, parallel over rows and sequential over
+vectors per row; on a GPU as Triton kernels, parallel over blocks of
+crosspoints and sequential over vectors per crosspoint; both are exact
+(``../shared/notes/cttv2-engine.md``, section 9) and give the same float32
+results from the same random numbers.
 
 Layout: :mod:`.settings` (what is simulated, scope check), :mod:`.tile`
 (tile state and operations), :mod:`.io_model` (forward/backward IO),
-``csrc/cttv2.cpp`` and :mod:`.kernel` (the update kernel, built once and
-cached), :mod:`.layers` (``AnalogLinear``), :mod:`.optim` (``AnalogSGD``),
-:mod:`.convert` (from an aihwkit model, same devices and state).
+``csrc/cttv2.cpp`` and :mod:`.kernel` (the CPU kernel, built once and
+cached), :mod:`.gpu_kernels` and :mod:`.gpu_ops` (the GPU kernels and their
+launchers), :mod:`.backend` (which of the two runs), :mod:`.layers`
+(``AnalogLinear``), :mod:`.optim` (``AnalogSGD``), :mod:`.convert` (from an
+aihwkit model, same devices and state).
 
 Example (aihwkit builds the devices; training then needs torch only)::
 

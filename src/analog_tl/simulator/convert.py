@@ -116,10 +116,15 @@ def describe(model: nn.Module, seed: int) -> dict[str, Any]:
 
     layers = simulated_layers(model)
     settings = layers[0][1].tiles[0].settings.as_dict() if layers else {}
+    try:
+        build_key = kernel.build_key()
+    except kernel.KernelBuildError as error:  # a GPU node without a compiler runs the Triton kernels only
+        build_key = f"unavailable: {error}"
     return {
         "name": "fast",
-        "implementation": "analog_tl.simulator (aihwkit 1.2.0 CPU c-TTv2 step; compiled kernel csrc/cttv2.cpp)",
-        "kernel_build_key": kernel.build_key(),
+        "implementation": "analog_tl.simulator (aihwkit 1.2.0 CPU c-TTv2 step): compiled C++ kernel csrc/cttv2.cpp "
+                          "on the CPU, Triton kernels simulator/gpu_kernels.py on CUDA ('kernel' says which ran)",
+        "kernel_build_key": build_key,
         "settings": settings,
         "runtime_noise": "Philox4x32-10 streams keyed by tile key, call counter, stream, vector and element; "
                          "normals from a 2^16-entry quantile table: bit-reproducible",

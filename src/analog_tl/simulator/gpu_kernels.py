@@ -105,7 +105,9 @@ def _ceil(v):
 
 @triton.jit
 def _quantise(value, res):
-    return tl.where(res <= 0.0, value, _rint(tl.math.div_rn(value, res)) * res)
+    """The nearest multiple of ``res`` (C ``quantise``); ``res`` <= 0: unchanged."""
+    step = tl.where(res <= 0.0, 1.0, res)
+    return tl.where(res <= 0.0, value, _rint(tl.math.div_rn(value, step)) * step)
 
 
 @triton.jit
@@ -301,7 +303,7 @@ def transfer_kernel(
     h, c_w, c_app, dev_c, pointer, reads, read_chop, counts, table, m, n, p, k0, k1, call,
     read_noise, read_res, read_bound, lr_scale, max_steps, momentum, sub_momentum, dw_min_std, write_noise,
     FORGET_BUFFER: tl.constexpr, MULT_NOISE: tl.constexpr, WRITE_NOISE: tl.constexpr, READ_NOISE: tl.constexpr,
-    BLOCK_I: tl.constexpr, BLOCK_K: tl.constexpr,
+    READ_STEPS: tl.constexpr, BLOCK_I: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
     """The transfers of vectors b = k, k + n, k + 2n, ... (one column each, in order) for a block of rows.
 
@@ -327,7 +329,8 @@ def transfer_kernel(
         r = tl.load(reads + b[None, :] * p + rows[:, None], mask=mask, other=0.0)
         if READ_NOISE:
             r = r + read_noise * _normal(table, key0, key1, call, 7, 0, b[None, :], rows[:, None] + 0 * b[None, :])
-        r = tl.where(read_res > 0.0, _rint(tl.math.div_rn(r, read_res)) * read_res, r)
+        if READ_STEPS:
+            r = _rint(tl.math.div_rn(r, read_res)) * read_res
         r = tl.where(r > read_bound, read_bound, r)
         r = tl.where(r < -read_bound, -read_bound, r)
         val = r * lr_scale

@@ -134,7 +134,7 @@ def cttv2_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch
             float(_f32(cfg[READ_RES])), float(_f32(cfg[READ_BOUND])), lr_scale, float(_f32(cfg[MAX_STEPS])),
             float(momentum), float(sub_momentum), float(_f32(cfg[C_DW_MIN_STD])), c_write,
             FORGET_BUFFER=cfg[FORGET_BUFFER] != 0.0, MULT_NOISE=cfg[C_MULT_NOISE] != 0.0, WRITE_NOISE=c_write > 0.0,
-            READ_NOISE=read_noise > 0.0, BLOCK_I=BLOCK_ROWS, BLOCK_K=BLOCK_EVENTS, **LAUNCH,
+            READ_NOISE=read_noise > 0.0, READ_STEPS=bool(_f32(cfg[READ_RES]) > 0), BLOCK_I=BLOCK_ROWS, BLOCK_K=BLOCK_EVENTS, **LAUNCH,
         )
         counts[2] = m
     pointer.add_(m).remainder_(n)
