@@ -20,66 +20,40 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
-from simulator_helpers import DETERMINISTIC_VARIANTS, deterministic_batch, deterministic_device, rpu_config, tile_pair
+from gpu_cases import DETERMINISTIC, STATE, STOCHASTIC, STREAMS, cases, layer_template, train_layer
 
-from analog_tl.simulator import backend, gpu_ops, kernel
+from analog_tl.simulator import backend, bundle, gpu_ops
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-STATE = ("fast", "fast_apparent", "transfer_buffer", "slow", "slow_apparent", "in_chopper", "running_max", "pointer",
-         "device_fast", "device_slow")
 TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
 def _triton_kernels(monkeypatch):
-    """Tiles on CPU tensors use the Triton kernels too (in the interpreter), so a whole layer can be compared."""
+    """On the CPU the Triton kernels run in the interpreter, and tiles on CPU tensors use them too."""
     if DEVICE.type == "cpu":
         assert backend.triton_interpreted(), "conftest.py sets TRITON_INTERPRET=1 on machines without a GPU"
+        monkeypatch.setenv(backend.KERNEL_ENV, "triton")
 
 
-def _state(sim, device: torch.device) -> list[torch.Tensor]:
-    return [getattr(sim, name).detach().clone().to(device) for name in STATE]
-
-
-def _both_updates(sim, batches, lr: float, key: int) -> torch.Tensor:
-    """Update one copy of ``sim``'s state with the C++ kernel, one with the Triton kernels; equal after each batch.
-
-    Returns the summed counts (A pulses, C pulses, transfers).
-    """
-    reference, ours = _state(sim, torch.device("cpu")), _state(sim, DEVICE)
-    config = sim.settings.kernel_config()
-    totals = torch.zeros(3, dtype=torch.int64)
-    for call, (x, d) in enumerate(batches):
-        expected = kernel.load().cttv2_update(*reference, x, d, config, lr, key, call)
-        got = gpu_ops.cttv2_update(*ours, x.to(DEVICE), d.to(DEVICE), config, lr, key, call)
-        assert torch.equal(got.cpu(), expected), f"counts differ after batch {call}: {got.tolist()} {expected.tolist()}"
-        for name, want, have in zip(STATE, reference, ours):
-            assert torch.equal(have.cpu(), want), f"{name} differs after batch {call}"
-        totals += expected
-    return totals
+def _on(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.to(DEVICE)
 
 
 @pytest.mark.parametrize("normal", [True, False])
 def test_random_streams_are_the_cpu_kernels_streams(normal: bool) -> None:
-    rows = torch.tensor([0, 1, 7, 2**20 + 3], dtype=torch.int64)
-    module = kernel.load()
-    for key, call, stream, slot in ((1, 0, 1, 0), (2**63 - 25, 7, 5, 4), (12345, 2**31 + 1, 10, 3)):
-        expected = module.philox_draws(key, call, stream, slot, rows, 37, normal)
-        got = gpu_ops.philox_draws(key, call, stream, slot, rows.to(DEVICE), 37, normal)
-        assert torch.equal(got.cpu(), expected), (key, call, stream, slot)
+    io = cases()["io"]
+    for stream in STREAMS:
+        expected = io["streams"][(normal, stream)]
+        assert torch.equal(gpu_ops.philox_draws(*stream, _on(io["rows"]), 37, normal).cpu(), expected), stream
     assert expected.std() > 0.2  # real draws, not constants
 
 
 def test_dac_equals_the_cpu_kernel() -> None:
-    g = torch.Generator().manual_seed(0)
-    inputs = torch.randn(9, 300, generator=g) * 2
-    rows = torch.tensor([0, 4, 8, 2])
-    scale = torch.tensor([1.0, 0.37, 3.0, 1e-3])
-    for res, bound in ((2 / 254, 1.0), (0.0, 1.0), (0.05, 0.5)):
-        expected = kernel.load().io_prepare(inputs, rows, scale, res, bound)
-        got = gpu_ops.io_prepare(inputs.to(DEVICE), rows.to(DEVICE), scale.to(DEVICE), res, bound)
+    io = cases()["io"]
+    for (res, bound), expected in io["dac"].items():
+        got = gpu_ops.io_prepare(_on(io["inputs"]), _on(io["dac_rows"]), _on(io["scale"]), res, bound)
         assert torch.equal(got.cpu(), expected), (res, bound)
         assert (expected.abs() == bound).any()  # clipping happened
 
@@ -87,109 +61,62 @@ def test_dac_equals_the_cpu_kernel() -> None:
 @pytest.mark.parametrize("test_negative", [True, False])
 def test_adc_equals_the_cpu_kernel_with_aihwkits_bound_test(test_negative: bool) -> None:
     """Noise, ADC steps, clipping and the bound test, whose verdict the last saturated output decides."""
-    g = torch.Generator().manual_seed(1)
-    y = torch.randn(5, 300, generator=g)
-    y[0, 10] = 50.0  # only a positive saturation: failed
-    y[1, 10], y[1, 200] = 50.0, -50.0  # positive, then negative last: failed only if negatives count
-    y[2, 3] = -50.0  # only a negative saturation
-    y[3, 250], y[3, 20] = 50.0, -50.0  # negative, then positive last: failed
-    rows = torch.tensor([0, 3, 1, 4, 2])
-    out_scale = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0])
-    expected_y, expected_failed = kernel.load().io_finish(y, rows, out_scale, 0.06, 24 / 510, 12.0, test_negative,
-                                                          99, 3, 1, 2)
-    got_y, got_failed = gpu_ops.io_finish(y.to(DEVICE), rows.to(DEVICE), out_scale.to(DEVICE), 0.06, 24 / 510, 12.0,
-                                          test_negative, 99, 3, 1, 2)
+    io = cases()["io"]
+    expected_y, expected_failed = io["adc"][test_negative]
+    got_y, got_failed = gpu_ops.io_finish(_on(io["y"]), _on(io["adc_rows"]), _on(io["out_scale"]), 0.06, 24 / 510,
+                                          12.0, test_negative, 99, 3, 1, 2)
     assert torch.equal(got_y.cpu(), expected_y)
     assert torch.equal(got_failed.cpu(), expected_failed)
     assert expected_failed.tolist() == [True, test_negative, test_negative, True, False]
 
 
-@pytest.mark.parametrize("name", ["chopper 1, lr 50", "momentum 0.3, no forget", "reference and up_down",
-                                  "m > n, small bounds"])
+def _check_updates(name: str) -> torch.Tensor:
+    """Replay case ``name`` with the Triton kernels; every state tensor equal to the C++ kernel's after each batch."""
+    case = cases()["updates"][name]
+    state = [_on(t.clone()) for t in case["initial"]]
+    for call, (x, d) in enumerate(case["batches"]):
+        counts = gpu_ops.cttv2_update(*state, _on(x), _on(d), case["config"], case["lr"], case["key"], call)
+        assert torch.equal(counts.cpu(), case["counts"][call]), f"{name}: counts differ after batch {call}"
+        for field, want, have in zip(STATE, case["after"][call], state):
+            assert torch.equal(have.cpu(), want), f"{name}: {field} differs after batch {call}"
+    return torch.stack(case["counts"]).sum(dim=0)
+
+
+@pytest.mark.parametrize("name", DETERMINISTIC)
 def test_update_in_the_deterministic_configuration_is_bit_for_bit(name: str) -> None:
     """Protocol V1's configuration (no noise, fast_lr 100): A, C, H, choppers, maxima, pointer equal per batch."""
-    device_fields, compound, lr, n, p = DETERMINISTIC_VARIANTS[name]
-    config = rpu_config(deterministic_device(**device_fields), fast_lr=100.0, **compound)
-    config.device.transfer_forward.out_noise = 0.0
-    g = torch.Generator().manual_seed(len(name))
-    _, sim = tile_pair(config, p, n, 0.3 * torch.randn(p, n, generator=g))
-    drift = torch.where(torch.rand(p, generator=g) < 0.5, -1.0, 1.0)
-    batches = [deterministic_batch([1, 3, 7, 16][k % 4], n, p, drift, g) for k in range(12)]
-    counts = _both_updates(sim, batches, lr, key=5)
+    counts = _check_updates(name)
     assert counts[1] >= 20, f"{name}: only {int(counts[1])} C pulses; a wrong transfer would go unseen"
-
-
-STOCHASTIC = {
-    "Table I, write noise": ({"write_noise_std": 0.5}, {"in_chop_prob": 0.3}, 0.5, 7, 10),
-    "multiplicative noise, momentum": ({"mult_noise": True, "dw_min_std": 0.6},
-                                       {"in_chop_prob": 0.5, "momentum": 0.3, "forget_buffer": False}, 0.5, 5, 9),
-    "m > n, read steps": ({}, {"in_chop_prob": 0.2}, 0.5, 3, 6),
-}
 
 
 @pytest.mark.parametrize("name", list(STOCHASTIC))
 def test_update_in_stochastic_configurations_is_bit_for_bit(name: str) -> None:
     """Cycle-to-cycle, write and read noise on, random choppers and pulse trains: the same draws, the same bits."""
-    from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
-
-    device_fields, compound, fast_lr, n, p = STOCHASTIC[name]
-    config = rpu_config(SoftBoundsReferenceDevice(w_max=1.0, w_min=-1.0, **device_fields), fast_lr=fast_lr, **compound)
-    config.device.transfer_forward.out_noise = 0.06
-    if "read steps" in name:
-        config.device.transfer_forward.out_res = 2e-5  # an ADC step of 4.8e-4 (of 2 x 12)
-    g = torch.Generator().manual_seed(len(name))
-    _, sim = tile_pair(config, p, n, 0.3 * torch.randn(p, n, generator=g))
-    sim.transfer_buffer.copy_(1.8 * torch.rand(p, n, generator=g) - 0.9)  # near the threshold: C pulses soon
-    batches = [(torch.randn(m, n, generator=g), 0.1 * torch.randn(m, p, generator=g)) for m in (3, 12, 1, 8, 5)]
-    counts = _both_updates(sim, batches, lr=50.0, key=2**40 + 17)
+    counts = _check_updates(name)
     assert counts[0] >= 200 and counts[1] >= 20, f"{name}: counts {counts.tolist()}: too few pulses to compare"
 
 
-def test_a_layer_trains_the_same_on_both_kernels(monkeypatch) -> None:
-    """AnalogLinear with split tiles, three AnalogSGD steps: forward, backward and update through the Triton kernels.
+def test_a_layer_trains_the_same_on_both_kernels() -> None:
+    """A model with split tiles from a bundle, three AnalogSGD steps through the Triton kernels.
 
-    On the CPU (interpreter) everything equals the C++ path bit for bit; on a GPU the products are cuBLAS's, so the
-    first forward is compared within one ADC step and the tiles must have trained.
+    On the CPU (interpreter) every output and tensor equals the C++ path bit for bit; on a GPU the products are
+    cuBLAS's, so the first output is compared within two ADC steps and the tiles must have trained.
     """
-    from aihwkit.nn.conversion import convert_to_analog
-
-    from analog_tl.simulator import AnalogSGD, from_aihwkit
-
-    config = rpu_config(fast_lr=0.5)
-    config.mapping.max_input_size = 4  # 6 inputs -> two tiles of 3
-    torch.manual_seed(0)
-    digital = nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2))
-    analog = convert_to_analog(digital, config)
-    g = torch.Generator().manual_seed(4)
-    x, y = torch.randn(5, 6, generator=g), torch.tensor([0, 1, 1, 0, 1])
-
-    def train(kernel_choice: str, device: torch.device) -> tuple[list[torch.Tensor], nn.Module]:
-        monkeypatch.setenv(backend.KERNEL_ENV, kernel_choice)
-        model = from_aihwkit(analog, digital, config, seed=3).to(device)
-        optimizer = AnalogSGD(model, lr=0.5)
-        outputs = []
-        for _ in range(3):
-            optimizer.zero_grad()
-            out = model(x.to(device))
-            nn.functional.cross_entropy(out, y.to(device)).backward()
-            optimizer.step()
-            outputs.append(out.detach().cpu())
-        return outputs, model.cpu()
-
-    expected, reference = train("cpp", torch.device("cpu"))
-    got, ours = train("auto" if DEVICE.type == "cuda" else "triton", DEVICE)
-    ours_state, reference_state = ours.state_dict(), reference.state_dict()
+    case = cases()["layer"]
+    model, _ = bundle.unpack(case["bundle"], layer_template())
+    outputs = train_layer(model, case["x"], case["y"], DEVICE)
+    state = model.state_dict()
     if DEVICE.type == "cpu":
-        for a, b in zip(got, expected):
-            assert torch.equal(a, b)
-        for name, value in reference_state.items():
-            assert torch.equal(ours_state[name], value), name
+        for got, expected in zip(outputs, case["outputs"]):
+            assert torch.equal(got, expected)
+        for name, value in case["final"].items():
+            assert torch.equal(state[name], value), name
     else:
-        out_res = from_aihwkit(analog, digital, config, seed=3)[0].tiles[0].settings.forward.out_res
-        assert (got[0] - expected[0]).abs().max() <= 2 * out_res * x.abs().max() * 1.0001
-        start = from_aihwkit(analog, digital, config, seed=3).state_dict()
-        assert any(not torch.equal(ours_state[k], start[k]) for k in start if k.endswith("fast_apparent"))
-    assert int(ours[0].tiles[0].calls[2]) == 3 and ours[0].tiles[0].calls.device.type == "cpu"
+        out_res = model[0].tiles[0].settings.forward.out_res
+        assert (outputs[0] - case["outputs"][0]).abs().max() <= 2 * out_res * case["x"].abs().max() * 1.0001
+        start = case["bundle"]["state_dict"]
+        assert any(not torch.equal(state[k], start[k]) for k in start if k.endswith("fast_apparent"))
+    assert int(model[0].tiles[0].calls[2]) == 3 and model[0].tiles[0].calls.device.type == "cpu"
 
 
 def test_kernel_choice_follows_the_device_and_refuses_what_cannot_run(monkeypatch) -> None:
@@ -210,7 +137,8 @@ def test_kernel_choice_follows_the_device_and_refuses_what_cannot_run(monkeypatc
 
 
 def test_the_random_counters_stay_on_the_host_when_a_tile_moves() -> None:
-    _, sim = tile_pair(rpu_config(), 3, 2)
+    model, _ = bundle.unpack(cases()["layer"]["bundle"], layer_template())
+    sim = model[0].tiles[0]
     sim.to("meta")
     assert sim.fast.device.type == "meta"
     assert sim.key.device.type == "cpu" and sim.calls.device.type == "cpu"

@@ -1,8 +1,9 @@
 """Compile every Triton kernel of the fast simulator for an NVIDIA GPU, without one (run by test_simulator_gpu).
 
 Usage: ``python tests/triton_compile.py [ARCH]`` (default 90: H100/H200), with
-TRITON_INTERPRET unset. The launchers of ``analog_tl.simulator.gpu_ops`` are
-called on CPU tensors with the kernels' launch replaced by a recorder, so the
+TRITON_INTERPRET unset and ``tests`` on the path. The launchers of
+``analog_tl.simulator.gpu_ops`` are called on a reference case's CPU tensors
+(:mod:`gpu_cases`) with the kernels' launch replaced by a recorder, so the
 kernels are compiled with exactly the arguments and options a real launch
 passes; Triton compiles them to PTX and ptxas (shipped with Triton) to a
 cubin. Prints one JSON line per kernel: its name and what the PTX contains.
@@ -24,21 +25,16 @@ OPTIONS = ("enable_fp_fusion", "num_warps")
 
 
 def record_launches() -> list[tuple[JITFunction, tuple, dict]]:
-    """Run each launcher once on small CPU tensors, recording (kernel, args, kwargs) instead of launching."""
-    from simulator_helpers import rpu_config
+    """Run each launcher once on a reference case's CPU tensors, recording (kernel, args, kwargs), not launching."""
+    from gpu_cases import cases
 
     from analog_tl.simulator import gpu_ops
-    from analog_tl.simulator.settings import tile_settings
-    from analog_tl.simulator.tile import SimTile
 
     launches = []
     JITFunction.__getitem__ = lambda self, grid: lambda *args, **kwargs: launches.append((self, args, kwargs))
-    config = rpu_config(fast_lr=0.5, in_chop_prob=0.1)
-    config.device.transfer_forward.out_noise = 0.06
-    tile = SimTile(4, 3, tile_settings(config), key=5)
-    state = [getattr(tile, name) for name in ("fast", "fast_apparent", "transfer_buffer", "slow", "slow_apparent",
-                                              "in_chopper", "running_max", "pointer", "device_fast", "device_slow")]
-    gpu_ops.cttv2_update(*state, torch.randn(2, 3), torch.randn(2, 4), tile.settings.kernel_config(), 0.1, 7, 0)
+    case = cases()["updates"]["Table I, write noise"]
+    (x, d), state = case["batches"][0], [t.clone() for t in case["initial"]]
+    gpu_ops.cttv2_update(*state, x, d, case["config"], case["lr"], case["key"], 0)
     gpu_ops.io_prepare(torch.randn(2, 3), torch.arange(2), torch.ones(2), 0.01, 1.0)
     gpu_ops.io_finish(torch.randn(2, 3), torch.arange(2), torch.ones(2), 0.06, 0.01, 12.0, True, 3, 0, 1, 0)
     gpu_ops.philox_draws(3, 0, 1, 0, torch.arange(2), 5, True)
