@@ -158,7 +158,10 @@ def cases() -> dict[str, Any]:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from analog_tl.io import atomic_path
+
     out = Path(sys.argv[1])
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(build(), out)
+    with atomic_path(out) as tmp:
+        torch.save(build(), tmp)
     print(f"written: {out} ({out.stat().st_size / 2**20:.1f} MiB)")

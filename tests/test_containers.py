@@ -56,13 +56,14 @@ def test_image_installs_exactly_the_project_pins(recipe):
     assert "python3.11 -m venv" in install  # the Python the pins are for
 
 
-def test_aihwkit_is_built_from_the_checked_source_release_with_cuda(recipe):
+def test_aihwkit_is_built_from_the_checked_source_release_with_cuda_unless_switched_off(recipe):
     text = DEF.read_text()
     assert f"AIHWKIT_VERSION={_setup_value('AIHWKIT_VERSION')}" in text
     assert f"AIHWKIT_SHA256={_setup_value('AIHWKIT_SHA256')}" in text
     install = "\n".join(recipe.install)
     assert "sha256sum -c -" in install
-    assert "-DUSE_CUDA=ON" in install and "-DRPU_CUDA_ARCHITECTURES=" in install
+    assert "-DUSE_CUDA={{ AIHWKIT_CUDA }}" in install and "-DRPU_CUDA_ARCHITECTURES=" in install
+    assert "AIHWKIT_CUDA=ON" in text.split("%arguments", 1)[1].split("\n%", 1)[0]  # the default: CUDA too
     assert "--no-build-isolation --no-deps aihwkit-" in install  # against the pinned torch already installed
 
 
@@ -84,7 +85,7 @@ def test_environment_test_and_help_sections(recipe):
         assert cache in environ
     text = DEF.read_text()
     test = text.split("%test", 1)[1].split("\n%", 1)[0]
-    assert "cuda.is_compiled()" in test and "torch.cuda.is_available()" in test
+    assert "cuda.is_compiled()" in test and "torch.cuda.is_available()" in test and "gpu_ops" in test
     assert "import analog_tl" in test
     assert "%help" in text and "apptainer test --nv" in text
 
