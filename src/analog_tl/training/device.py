@@ -1,4 +1,4 @@
-"""Where training runs: the ``compute.device`` setting (auto, cpu, cuda) against what torch and aihwkit can do.
+"""Where training runs: the ``compute.device`` setting (auto, cpu, cuda) against what torch, Triton, aihwkit can do.
 
 What trains decides what a GPU run needs (:data:`TRAINS`): digital models run
 on a GPU whenever torch sees one; the project's fast simulator (``fast``)
