@@ -61,3 +61,25 @@ def test_keys_kept_out_of_rule_params_are_the_ones_the_steps_read_from_the_confi
 
     assert listed("EXECUTION_KEYS") == EXECUTION_KEYS
     assert listed("DATA_LOCATION_KEYS") == LOCATION_KEYS
+
+
+def _rule_bodies() -> dict[str, str]:
+    text = "\n".join(path.read_text() for path in sorted(RULES.glob("*.smk")))
+    return {m.group(1): m.group(0) for m in re.finditer(r"^(?:rule|checkpoint) (\w+):\n.*?(?=^(?:rule|checkpoint) |\Z)",
+                                                         text, re.MULTILINE | re.DOTALL)}
+
+
+def test_figures_2_and_3_outrank_the_sweeps_and_the_comparison():
+    """Every job behind Figs. 2 and 3 runs before any sweep or comparison job that is ready at the same time."""
+    bodies = _rule_bodies()
+    later = _rules_in("sweeps.smk", "compare.smk") | {"plot_fig4", "plot_fig_spv", "plot_fig5"}
+    first = set(bodies) - later - {"preflight"}
+    assert first >= {"pretrain", "prepare_task_data", "finetune_digital_tl", "train_digital_scratch", "convert_analog",
+                     "finetune_analog_tl", "train_analog_scratch", "select_fast_lr", "aggregate_tables",
+                     "headline_tables", "plot_fig2", "plot_fig3"}
+    for name in first:
+        assert "priority: FIGS_2_3_PRIORITY" in bodies[name], name
+    for name in later:
+        assert "priority:" not in bodies[name], name
+    assert "priority: 100" in bodies["preflight"]
+    assert re.search(r"^FIGS_2_3_PRIORITY = (\d+)$", (RULES / "common.smk").read_text(), re.MULTILINE)

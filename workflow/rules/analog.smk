@@ -17,6 +17,7 @@ rule convert_analog:
         noise_seed=config["analog"]["noise_seed"],
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
         head_transfer_noise=config["analog"]["head_transfer_noise"],
+    priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
     conda:
         "../../envs/analog-tl.yaml"
@@ -46,6 +47,7 @@ rule finetune_analog_tl:
             "analog", wildcards.seed, freeze_digital=wildcards.tl_mode == "analog_tl_frozen_digital"
         ),
         mode=lambda wildcards: wildcards.tl_mode,
+    priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,
@@ -71,6 +73,7 @@ rule train_analog_scratch:
         analog=lambda wildcards: analog_params(wildcards.fast_lr),
         train=lambda wildcards: finetune_params("analog", wildcards.seed),
         mode="analog_scratch",
+    priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,
@@ -98,6 +101,7 @@ checkpoint select_fast_lr:
         "results/selection/fast_lr/{task}.json",
     params:
         run_folders=lambda wildcards, input: run_folders_of(input),
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -112,6 +112,10 @@ TASKS = list(config["tasks"])
 SWEEP_NAMES = [f"sps_{r}" for r in config["sweeps"]["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
 SPS_AXES = SWEEP_NAMES[: len(config["sweeps"]["sps_readings"])]
 GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every training rule (profiles map it)
+# Every job behind Figs. 2 and 3 and their tables (data, pre-training, the main fine-tuning grid, the
+# fast_lr choice, tables, figures) outranks the sweeps and the comparison (priority 0), so a new
+# user's first figures come first; the preflight (100) goes before everything.
+FIGS_2_3_PRIORITY = 50
 PREFLIGHT = "results/preflight/devices.json"  # device report of the preflight checkpoint (see after_preflight)
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]

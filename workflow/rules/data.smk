@@ -8,6 +8,7 @@ rule download_torchvision:
         "results/data/downloads/{dataset}.json",
     wildcard_constraints:
         dataset="cifar10|cifar100",
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -27,6 +28,7 @@ rule prepare_pretrain_data:
         data=lambda wildcards: data_params("pretrain"),
         role="pretrain",
         task="pretrain",
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -47,6 +49,7 @@ rule prepare_task_data:
         role="finetune",
         task=lambda wildcards: wildcards.task,
         classes=lambda wildcards: task_classes(wildcards.task),
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -14,6 +14,7 @@ rule finetune_digital_tl:
         model=config["model"],
         train=lambda wildcards: finetune_params("digital", wildcards.seed),
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
+    priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,
@@ -38,6 +39,7 @@ rule train_digital_scratch:
         model=config["model"],
         train=lambda wildcards: finetune_params("digital", wildcards.seed),
         pretrained_dir=None,
+    priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,

@@ -13,6 +13,7 @@ rule plot_fig2:
         caption=settings_caption(),
         tl_noise=SELECTION_NOISE,
         device=config["analog"]["device"],
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -37,6 +38,7 @@ rule plot_fig3:
     params:
         caption=settings_caption(),
         device=config["analog"]["device"],
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:

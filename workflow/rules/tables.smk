@@ -30,6 +30,7 @@ rule aggregate_tables:
     params:
         run_folders=lambda wildcards, input: run_folders_of(input.runs),
         caption=settings_caption(),
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -55,6 +56,7 @@ rule headline_tables:
         ),
     params:
         caption=settings_caption(),
+    priority: FIGS_2_3_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:
