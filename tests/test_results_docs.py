@@ -198,7 +198,7 @@ def test_hfo2_table_equals_fast_lr_tables():
     """Both rows of the HfO2 comparison: the analog TL fast_lr candidates selected on validation."""
     table = {row["device"].split("`")[1]: row for row in _table(_section("## Demo results"), "device")}
     mismatches: list[str] = []
-    sources = {"SoftBoundsReferenceDevice": "default/fast_lr.csv", "ReRamArrayHfO2PresetDevice": "hfo2/fast_lr.csv"}
+    sources = {"SoftBoundsReferenceDevice": "hfo2/nominal_fast_lr.csv", "ReRamArrayHfO2PresetDevice": "hfo2/fast_lr.csv"}
     for device, path in sources.items():
         row = table[device]
         chosen = {r["task"]: r for r in _csv(path) if r["mode"] == "analog_tl" and r["selected"] == "True"}
