@@ -116,6 +116,7 @@ GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every tr
 # fast_lr choice, tables, figures) outranks the sweeps and the comparison (priority 0), so a new
 # user's first figures come first; the preflight (100) goes before everything.
 FIGS_2_3_PRIORITY = 50
+PRETRAIN_PRIORITY = 60  # download and pre-training gate most jobs: they start before the runs that do not need them
 PREFLIGHT = "results/preflight/devices.json"  # device report of the preflight checkpoint (see after_preflight)
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]

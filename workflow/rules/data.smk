@@ -8,7 +8,7 @@ rule download_torchvision:
         "results/data/downloads/{dataset}.json",
     wildcard_constraints:
         dataset="cifar10|cifar100",
-    priority: FIGS_2_3_PRIORITY
+    priority: PRETRAIN_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -28,7 +28,7 @@ rule prepare_pretrain_data:
         data=lambda wildcards: data_params("pretrain"),
         role="pretrain",
         task="pretrain",
-    priority: FIGS_2_3_PRIORITY
+    priority: PRETRAIN_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
     log:

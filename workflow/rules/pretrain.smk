@@ -11,7 +11,7 @@ rule pretrain:
     params:
         model=config["model"],
         train=lambda wildcards: pretrain_params(),
-    priority: FIGS_2_3_PRIORITY
+    priority: PRETRAIN_PRIORITY
     threads: config["threads"]
     resources:
         gpu=GPUS_PER_JOB,
