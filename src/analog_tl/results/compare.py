@@ -111,8 +111,7 @@ def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, ca
         ax.legend(fontsize=7)
     fig.suptitle("Fig. 6: analog TL by training algorithm and device (bars: mean, whiskers: min-max over seeds)",
                  fontsize=10)
-    _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.24, 1, 1))
+    fig.tight_layout(rect=(0, _caption(fig, caption), 1, 1))
     return fig
 
 
@@ -146,6 +145,5 @@ def plot_ablation(summary: pd.DataFrame, runs: pd.DataFrame, caption: str) -> pl
     fig.suptitle("\n".join(textwrap.wrap(
         "Where the analog-digital gap comes from: c-TTv2 analog TL with all, backbone-only or head-only analog layers "
         "(bars: mean, whiskers: min-max over seeds)", 90)), fontsize=10)
-    _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.24, 1, 1))
+    fig.tight_layout(rect=(0, _caption(fig, caption), 1, 1))
     return fig

@@ -25,10 +25,19 @@ MODE_STYLE = {
 SELECTED = "test_error_at_best_val"
 
 
-def _caption(fig: plt.Figure, text: str) -> None:
-    """Settings text at the bottom left, wrapped to the figure width (about 17 characters per inch at 7 pt)."""
-    width = int(fig.get_figwidth() * 17)
-    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, width)), fontsize=7, va="bottom", ha="left")
+CAPTION_PT = 7  # caption font size (points)
+
+
+def _caption(fig: plt.Figure, text: str) -> float:
+    """Settings text at the bottom left, wrapped to the figure width (about 17 characters per inch at 7 pt).
+
+    Returns the fraction of the figure's height the caption takes (the bottom of
+    ``tight_layout``'s rect), so that the panels stay above it however many lines it wraps to.
+    """
+    lines = textwrap.wrap(text, int(fig.get_figwidth() * 17))
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=CAPTION_PT, va="bottom", ha="left")
+    inches = len(lines) * CAPTION_PT * 1.2 / 72 + 0.15  # line spacing 1.2, plus the margin below
+    return min(inches / fig.get_figheight(), 0.5)
 
 
 def _band(ax: plt.Axes, x: pd.Series, stats: pd.DataFrame, label: str, color: str, style: str) -> None:
@@ -64,7 +73,7 @@ def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure
     caption gets the analog and digital parameter counts.
     """
     tasks = list(dict.fromkeys(epochs["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(9.0, 5.2 * len(tasks)), 4.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for mode, (label, color, style) in MODE_STYLE.items():
             rows = epochs[(epochs.task == task) & (epochs["mode"] == mode)]
@@ -85,8 +94,8 @@ def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure
         ax.legend(fontsize=8)
     fig.suptitle("Fig. 2: test error during fine-tuning (epoch 0 = before any update)")
     trained = _trained_parameters(epochs)
-    _caption(fig, f"{caption}; {trained}" if trained else caption)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    bottom = _caption(fig, f"{caption}; {trained}" if trained else caption)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 
@@ -125,8 +134,7 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, critical: pd.DataFrame, c
     top.set_xticks(list(realised.index), [f"{v:.3g}" for v in realised.w / realised.n])
     top.set_xlabel("realised noise std after device clipping (weight units)", fontsize=8)
     ax.set_title("Fig. 3: analog TL against weight transfer noise\n(test error at best validation epoch)", fontsize=10)
-    _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, _caption(fig, caption), 1, 1))
     return fig
 
 
@@ -224,8 +232,7 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
         "mean over seeds, band = min-max"
     )
     fig.suptitle("\n".join([title, *textwrap.wrap(f"({subtitle})", int(fig.get_figwidth() * 12))]), fontsize=10)
-    _caption(fig, caption)
-    fig.tight_layout(rect=(0, 0.12 / nrows, 1, 1))
+    fig.tight_layout(rect=(0, _caption(fig, caption), 1, 1))
     return fig
 
 
