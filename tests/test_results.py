@@ -260,3 +260,18 @@ def test_summary_leaves_the_critical_noise_empty_when_there_is_no_rise():
     runs = runs_with_elbows({0: 1.0, 1: 1.0})  # elbows beyond the grid: flat curves
     crit = summary_table(runs, critical_noise(runs)).set_index("quantity").loc["critical transfer noise"]
     assert np.isnan(crit.value) and "above 0.4" in crit.note and "no rise within the grid" in crit.note
+
+
+@pytest.mark.parametrize("tasks", [["2class"], ["2class", "5class"]])
+def test_fig2_keeps_its_wrapped_caption_below_the_panels(tasks):
+    """However many lines the settings caption wraps to, no panel (ticks, labels) reaches into it."""
+    from analog_tl.results.figures import plot_fig2
+
+    rows = [{"task": task, "mode": mode, "transfer_noise": 0.0 if mode == "analog_tl" else np.nan, "fast_lr": 0.1,
+             "epoch": epoch, "test_error": 0.5 - 0.1 * epoch, "n_classes": int(task[0]), "seed": 0}
+            for task in tasks for mode in ("digital_tl", "analog_tl") for epoch in range(3)]
+    fig = plot_fig2(pd.DataFrame(rows), 0.0, caption="setting=value, " * 120)
+    renderer = fig.canvas.get_renderer()
+    caption_top = fig.texts[-1].get_window_extent(renderer).y1
+    for ax in fig.axes:
+        assert ax.get_tightbbox(renderer).y0 > caption_top, tasks
