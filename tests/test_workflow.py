@@ -241,6 +241,7 @@ def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
     assert planned_jobs(copy_of_run) == {
         "convert_analog": 2,  # one per task
         "finetune_analog_tl": 2,
+        "write_run_plan": 1,  # the tables' grid
         "aggregate_tables": 1,
         "headline_tables": 1,
         "plot_fig2": 1,
@@ -249,12 +250,34 @@ def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
     }
 
 
+def test_adding_a_task_remakes_every_table_with_it(copy_of_run):
+    """The new task's fast_lr checkpoint has not run: only the plan files make the finished tables outdated."""
+    config = json.loads(json.dumps(TINY))
+    config["tasks"]["pair"] = ["frame+stripes", "plus+triangle"]
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert jobs["write_run_plan"] == 7  # tables, the comparison, 5 sweep axes: each grid has the task
+    for rule in ("select_fast_lr", "aggregate_tables", "headline_tables", "plot_fig2", "plot_fig3", "aggregate_compare"):
+        assert jobs.get(rule) == 1, (rule, jobs)
+    assert jobs["aggregate_sweep"] == 5 and jobs["prepare_task_data"] == 1
+    assert "pretrain" not in jobs and "finetune_compare" not in jobs  # the other tasks' runs stay
+
+
+def test_adding_a_seed_remakes_the_tables_with_it(copy_of_run):
+    config = json.loads(json.dumps(TINY))
+    config["finetune"]["seeds"] = [0, 1]
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert jobs["write_run_plan"] == 7 and jobs["aggregate_tables"] == 1 and jobs["finetune_digital_tl"] == 2, jobs
+
+
 def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
     config = json.loads(json.dumps(TINY))
     config["sweeps"]["sps"] = [0, 20, 10]
     write_config(copy_of_run, config)
     assert planned_jobs(copy_of_run) == {
         "finetune_analog_sweep": 8,  # 2 tasks x 2 readings x 2 learning rates x 1 seed
+        "write_run_plan": 2,  # the grids of the two SpS axes
         "aggregate_sweep": 2,  # the two SpS axes only
         "plot_fig4": 1,
         "all": 1,
@@ -333,11 +356,12 @@ def test_adding_an_algorithm_runs_only_its_jobs_and_the_comparison_tables(copy_o
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
     # the pair check runs again first; the new pairs' runs join the DAG after it (checkpoint)
-    assert jobs == {"compare_pairs": 1, "aggregate_compare": 1, "plot_fig6": 1, "plot_fig_layers": 1, "all": 1}, jobs
+    assert jobs == {"compare_pairs": 1, "write_run_plan": 1, "aggregate_compare": 1, "plot_fig6": 1,
+                    "plot_fig_layers": 1, "all": 1}, jobs
     snakemake(copy_of_run, "--cores", "2", "results/compare/pairs.json")
     jobs = planned_jobs(copy_of_run)
     assert jobs.pop("finetune_compare") == 2 * 2 * 2  # tasks x devices x fast_lr points of tiki-taka
-    assert set(jobs) == {"aggregate_compare", "plot_fig6", "plot_fig_layers", "all"}, jobs
+    assert set(jobs) == {"write_run_plan", "aggregate_compare", "plot_fig6", "plot_fig_layers", "all"}, jobs
 
 
 def test_lint_is_clean():

@@ -332,6 +332,30 @@ def sweep_caption(names):
 # --- aggregation ----------------------------------------------------------------------
 
 
+def run_plan(table):
+    """The grid whose runs make aggregate ``table`` (tables, compare, sweeps/<axis>): what its plan file holds.
+
+    Everything that decides which run folders the table reads, short of the
+    checkpoints' choices (fast_lr, buildable pairs), which are themselves inputs.
+    """
+    if table == "tables":
+        return {"tasks": TASKS, "seeds": SEEDS, "transfer_noise": NOISE_LEVELS, "fast_lrs": FAST_LRS,
+                "frozen_digital_ablation": config["analog"]["frozen_digital_ablation"]}
+    if table == "compare":
+        arms = [list(arm) for arm in compare_arms()]
+        return {"tasks": TASKS, "seeds": SEEDS, "arms": arms,
+                "points": {a: sorted(grid_points(a)) for a, _, _ in compare_arms()}}
+    sweep = table.removeprefix("sweeps/")
+    if table.startswith("sweeps/") and sweep in SWEEP_NAMES:
+        return {"tasks": TASKS, "seeds": SEEDS, "values": sweep_values(sweep), "lrs": SWEEP_LRS}
+    raise ValueError(f"no run plan for table {table!r}")
+
+
+def plan_file(table):
+    """The plan file (rule write_run_plan) that aggregate ``table`` depends on."""
+    return f"results/plans/{table}.json"
+
+
 def all_run_folders():
     """Every reported fine-tuning run folder: analog runs at their task's selected fast_lr (after select_fast_lr)."""
     folders = []

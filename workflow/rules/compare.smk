@@ -60,6 +60,7 @@ rule aggregate_compare:
             "{folder}/{file}", folder=compare_run_folders(), file=["metrics.csv", "final.json", "run.json"]
         ),
         pairs="results/compare/pairs.json",
+        plan=plan_file("compare"),
     output:
         candidates=report(
             "results/tables/compare_runs.csv",

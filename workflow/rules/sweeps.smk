@@ -37,9 +37,10 @@ rule finetune_analog_sweep:
 rule aggregate_sweep:
     """One sweep's runs with the learning-rate selection (validation only), and the selected models over seeds."""
     input:
-        lambda wildcards: expand(
+        runs=lambda wildcards: expand(
             "{folder}/{file}", folder=sweep_run_folders(wildcards.sweep), file=["metrics.csv", "final.json", "run.json"]
         ),
+        plan=lambda wildcards: plan_file(f"sweeps/{wildcards.sweep}"),
     output:
         candidates=report(
             "results/tables/sweeps/{sweep}_runs.csv",
@@ -54,7 +55,7 @@ rule aggregate_sweep:
             subcategory="Device sweeps",
         ),
     params:
-        run_folders=lambda wildcards, input: run_folders_of(input),
+        run_folders=lambda wildcards, input: run_folders_of(input.runs),
         caption=lambda wildcards: sweep_caption([wildcards.sweep]),
     conda:
         "../../envs/analog-tl.yaml"

@@ -1,3 +1,26 @@
+rule write_run_plan:
+    """The grid of runs behind an aggregate table, as a file its aggregation rule depends on.
+
+    Those rules reach their runs through checkpoints, and Snakemake keeps an
+    existing output whose checkpoint has not run yet (a task added to the config
+    would leave every table as it was). The plan's params are the grid: when it
+    grows or shrinks, the plan is written again and the table is made again.
+    """
+    output:
+        "results/plans/{table}.json",
+    params:
+        grid=lambda wildcards: run_plan(wildcards.table),
+    wildcard_constraints:
+        table=r"tables|compare|sweeps/[A-Za-z_]+",
+    priority: FIGS_2_3_PRIORITY
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/run_plans/{table}.log",
+    script:
+        "../../scripts/write_run_plan.py"
+
+
 rule aggregate_tables:
     """Tidy tables: one row per run and epoch, one row per run, realised transfer noise per layer, fast_lr choice."""
     input:
@@ -6,6 +29,7 @@ rule aggregate_tables:
         ),
         noise=noise_reports(),
         fast_lr=expand("results/selection/fast_lr/{task}.json", task=TASKS),
+        plan=plan_file("tables"),
     output:
         epochs=report(
             "results/tables/epochs.csv",
