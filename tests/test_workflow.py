@@ -260,7 +260,9 @@ def test_adding_a_task_remakes_every_table_with_it(copy_of_run):
     for rule in ("select_fast_lr", "aggregate_tables", "headline_tables", "plot_fig2", "plot_fig3", "aggregate_compare"):
         assert jobs.get(rule) == 1, (rule, jobs)
     assert jobs["aggregate_sweep"] == 5 and jobs["prepare_task_data"] == 1
-    assert "pretrain" not in jobs and "finetune_compare" not in jobs  # the other tasks' runs stay
+    per_task = len(list((copy_of_run / "results" / "compare" / "2class").rglob("final.json")))
+    assert "pretrain" not in jobs and jobs["finetune_compare"] == per_task  # the new task's runs only
+    assert jobs["finetune_digital_tl"] == jobs["train_digital_scratch"] == 1
 
 
 def test_adding_a_seed_remakes_the_tables_with_it(copy_of_run):
