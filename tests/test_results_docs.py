@@ -227,3 +227,26 @@ def test_simulator_speed_table_equals_benchmark_csv():
         for cell, sim in zip(row["peak RSS aihwkit / fast (MiB)"].split(" / "), ("aihwkit", "fast")):
             _check(mismatches, f"{where} RSS {sim}", cell, float(case[sim]["peak_rss_mib"]))
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_real_transfer_noise_table_equals_runs_csv():
+    """Every cell of "What reproduces"' transfer-noise table (mean ± std and per seed, %) from the run's runs.csv."""
+    errors: dict[float, dict[int, float]] = {}
+    for r in _csv("real-small-2class-noise/runs.csv"):
+        if r["mode"] == "analog_tl" and r["task"] == "2class":
+            errors.setdefault(float(r["transfer_noise"]), {})[int(r["seed"])] = 100 * float(r["test_error_at_best_val"])
+    table = _table(_section("## What reproduces"), "transfer noise tau")
+    assert sorted(float(row["transfer noise tau"]) for row in table) == sorted(errors)
+    mismatches: list[str] = []
+    for row in table:
+        by_seed = errors[float(row["transfer noise tau"])]
+        values = [by_seed[seed] for seed in sorted(by_seed)]
+        mean, std = row["2 classes, analog TL"].split(" ± ")
+        where = f"tau {row['transfer noise tau']}"
+        mean_value = sum(values) / len(values)
+        std_value = (sum((v - mean_value) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        _check(mismatches, f"{where} mean", mean, mean_value)
+        _check(mismatches, f"{where} std", std, std_value)
+        for seed, (cell, value) in enumerate(zip(row["per seed (0, 1, 2)"].split(", "), values)):
+            _check(mismatches, f"{where} seed {seed}", cell, value)
+    assert not mismatches, "\n".join(mismatches)
