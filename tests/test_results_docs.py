@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -243,10 +244,8 @@ def test_real_transfer_noise_table_equals_runs_csv():
         values = [by_seed[seed] for seed in sorted(by_seed)]
         mean, std = row["2 classes, analog TL"].split(" ± ")
         where = f"tau {row['transfer noise tau']}"
-        mean_value = sum(values) / len(values)
-        std_value = (sum((v - mean_value) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-        _check(mismatches, f"{where} mean", mean, mean_value)
-        _check(mismatches, f"{where} std", std, std_value)
+        _check(mismatches, f"{where} mean", mean, statistics.mean(values))
+        _check(mismatches, f"{where} std", std, statistics.stdev(values))
         for seed, (cell, value) in enumerate(zip(row["per seed (0, 1, 2)"].split(", "), values)):
             _check(mismatches, f"{where} seed {seed}", cell, value)
     assert not mismatches, "\n".join(mismatches)
