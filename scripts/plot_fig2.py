@@ -3,11 +3,7 @@
 from analog_tl.steps.context import snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
-    import pandas as pd
+    from analog_tl.results.figures import write_fig2
 
-    from analog_tl.analog.devices import device_caption
-    from analog_tl.results.figures import plot_fig2, save_figure
-
-    caption = snakemake.params.caption + "; " + device_caption(snakemake.params.device)
-    figure = plot_fig2(pd.read_csv(snakemake.input.epochs), float(snakemake.params.tl_noise), caption)
-    save_figure(figure, snakemake.output.png, snakemake.output.pdf)
+    write_fig2(snakemake.input.epochs, snakemake.params.tl_noise, snakemake.params.caption, snakemake.params.device,
+               snakemake.output.png, snakemake.output.pdf)

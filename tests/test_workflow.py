@@ -450,6 +450,30 @@ def test_critical_noise_and_summary_tables(finished_run):
     assert five.loc["critical transfer noise", "paper"] == "about 0.10"
 
 
+def test_a_grid_merged_from_parts_gives_the_workflows_own_tables_and_figures(finished_run, tmp_path):
+    """A tables part with the 2-class runs plus the workflow folder itself (its runs tabulated afresh)."""
+    tables = finished_run / "results" / "tables"
+    part = tmp_path / "part"
+    part.mkdir()
+    for name in ("runs", "epochs", "transfer_noise", "fast_lr"):
+        table = pd.read_csv(tables / f"{name}.csv")
+        table[table.task == "2class"].to_csv(part / f"{name}.csv", index=False)
+    out = tmp_path / "merged"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config",
+         str(finished_run / "config" / "config.yaml"), "--out", str(out), str(part), str(finished_run)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    keys = {"runs": ["run"], "epochs": ["run", "epoch"], "transfer_noise": ["task", "seed", "tau", "layer"],
+            "fast_lr": ["task", "mode", "fast_lr"], "critical_noise": ["task"], "summary": ["task", "quantity"]}
+    for name, key in keys.items():  # the non-selected fast_lr candidates' runs are left out, as the workflow does
+        merged, own = (pd.read_csv(f / f"{name}.csv").sort_values(key).reset_index(drop=True) for f in (out / "results" / "tables", tables))
+        pd.testing.assert_frame_equal(merged, own, check_exact=name in ("runs", "epochs"), obj=name)
+    for stem in FIGURES[:2]:
+        assert (out / "results" / "figures" / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_a_configfile_stands_alone(finished_run, tmp_path):
     other = json.loads(json.dumps(TINY))
     other["tasks"] = {"pair": ["disc+ring", "frame+stripes"]}

@@ -4,16 +4,17 @@ Every rule receives, through ``params``, exactly the config sections its
 result depends on, so a config change reruns only the jobs it affects.
 """
 
-import difflib
 import itertools
 import json
 import os
 import sys
 
-import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+from analog_tl.results.captions import settings_caption as caption_of_config
+from analog_tl.workflow_config import describe_schema_error
 
 SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
 
@@ -21,21 +22,6 @@ SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
 def config_error(message):
     """Stop before any job runs with one line that names the problem (no traceback)."""
     sys.exit(f"Config error: {message}")
-
-
-def describe_schema_error(cfg, schema):
-    """One line for the most relevant schema violation: where, what, and for unknown keys the allowed ones."""
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
-    where = ".".join(str(p) for p in error.absolute_path) or "the config"
-    if error.validator == "additionalProperties" and "properties" in error.schema:
-        allowed = sorted(error.schema["properties"])
-        unknown = sorted(set(error.instance) - set(allowed))
-        hints = [
-            f"'{key}' (did you mean '{close[0]}'?)" if (close := difflib.get_close_matches(key, allowed, 1)) else f"'{key}'"
-            for key in unknown
-        ]
-        return f"{where}: unknown key(s) {', '.join(hints)}; allowed keys: {allowed}"
-    return f"{where}: {error.message}"
 
 
 def validate_config(cfg):
@@ -475,20 +461,6 @@ def compare_caption():
     )
 
 
-SIMULATOR_NAMES = {"aihwkit": "aihwkit 1.2.0 CPU", "fast": "fast (analog_tl.simulator, aihwkit 1.2.0's CPU step, seeded)"}
-
-
 def settings_caption():
-    """One line with the run's settings, for figure titles and report captions."""
-    ft, model = config["finetune"], config["model"]
-    backbone = f"Swin '{model['preset']}'" if model["backbone"] == "swin" else f"timm {model['timm_name']}"
-    return (
-        f"data={config['data']['source']}, {backbone}, {ft['epochs']} fine-tuning epochs, batch {ft['batch_size']}, "
-        f"digital SGD lr {ft['digital_lr']}, analog c-TTv2 AnalogSGD lr {ft['analog_lr']}, "
-        f"c-TTv2 fast_lr chosen per task from {config['analog']['fast_lrs']} on validation, "
-        f"device {config['analog']['device']['name']} with fields {config['analog']['device']['fields']} "
-        "(class, preset, states, pulse/write noise, dtod: the device_* and states columns of the tables), "
-        f"construction_seed {config['analog']['construction_seed']} (one device population per tile), "
-        f"analog simulator {SIMULATOR_NAMES[config['analog']['simulator']]}, "
-        f"seeds {config['finetune']['seeds']}"
-    )
+    """One line with the run's settings, for figure titles and report captions (analog_tl.results.captions)."""
+    return caption_of_config(config)

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from analog_tl.analog.devices import device_caption  # noqa: E402
 from analog_tl.analog.sweeps import SPS_READING_TEXT, SWEEPS  # noqa: E402
 from analog_tl.io import atomic_path  # noqa: E402
 
@@ -242,3 +243,18 @@ def save_figure(fig: plt.Figure, png: str | Path, pdf: str | Path) -> None:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix[1:], **kwargs)
     plt.close(fig)
+
+
+def write_fig2(epochs_csv: str | Path, tl_noise: float, caption: str, device: dict, png: str | Path,
+               pdf: str | Path) -> None:
+    """Fig. 2 from ``epochs.csv``: analog TL at transfer noise ``tl_noise``; ``device`` is the config's analog.device."""
+    figure = plot_fig2(pd.read_csv(epochs_csv), float(tl_noise), caption + "; " + device_caption(device))
+    save_figure(figure, png, pdf)
+
+
+def write_fig3(runs_csv: str | Path, noise_csv: str | Path, critical_csv: str | Path, caption: str, device: dict,
+               png: str | Path, pdf: str | Path) -> None:
+    """Fig. 3 from ``runs.csv``, ``transfer_noise.csv`` and ``critical_noise.csv``."""
+    figure = plot_fig3(pd.read_csv(runs_csv), pd.read_csv(noise_csv), pd.read_csv(critical_csv),
+                       caption + "; " + device_caption(device))
+    save_figure(figure, png, pdf)

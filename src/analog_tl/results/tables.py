@@ -88,6 +88,11 @@ def noise_table(report_paths: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def fast_lr_table(selection_records: list[str | Path]) -> pd.DataFrame:
+    """Every fast_lr candidate of every task with its validation errors and the choice (from the selection records)."""
+    return pd.concat([pd.DataFrame(read_json(p)["candidates"]) for p in selection_records], ignore_index=True)
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
     """Write a table atomically."""
     with atomic_path(path) as tmp:
@@ -102,8 +107,7 @@ def write_tables(
     write_csv(epochs_table(run_folders), out_epochs)
     write_csv(runs_table(run_folders), out_runs)
     write_csv(noise_table(noise_reports), out_noise)
-    write_csv(pd.concat([pd.DataFrame(read_json(p)["candidates"]) for p in fast_lr_selections], ignore_index=True),
-              out_fast_lr)
+    write_csv(fast_lr_table(fast_lr_selections), out_fast_lr)
 
 
 def write_fast_lr_selection(run_folders: list[str], task: str, out_json: str | Path) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""The settings line under every figure and report table, from the workflow config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SIMULATOR_NAMES = {"aihwkit": "aihwkit 1.2.0 CPU", "fast": "fast (analog_tl.simulator, aihwkit 1.2.0's CPU step, seeded)"}
+
+
+def settings_caption(config: dict[str, Any]) -> str:
+    """One line with a run's settings (data, model, Table I, device, simulator, seeds) for titles and captions.
+
+    ``config`` is the workflow config with the schema's defaults filled in.
+    """
+    ft, model, analog = config["finetune"], config["model"], config["analog"]
+    backbone = f"Swin '{model['preset']}'" if model["backbone"] == "swin" else f"timm {model['timm_name']}"
+    return (
+        f"data={config['data']['source']}, {backbone}, {ft['epochs']} fine-tuning epochs, batch {ft['batch_size']}, "
+        f"digital SGD lr {ft['digital_lr']}, analog c-TTv2 AnalogSGD lr {ft['analog_lr']}, "
+        f"c-TTv2 fast_lr chosen per task from {analog['fast_lrs']} on validation, "
+        f"device {analog['device']['name']} with fields {analog['device']['fields']} "
+        "(class, preset, states, pulse/write noise, dtod: the device_* and states columns of the tables), "
+        f"construction_seed {analog['construction_seed']} (one device population per tile), "
+        f"analog simulator {SIMULATOR_NAMES[analog['simulator']]}, "
+        f"seeds {ft['seeds']}"
+    )

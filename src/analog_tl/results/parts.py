@@ -1,0 +1,206 @@
+"""One set of result tables from a run grid made in parts (sessions, machines, nights).
+
+A part is either a folder of tidy tables that the workflow wrote (``runs.csv``,
+``epochs.csv``, ``transfer_noise.csv``, ``fast_lr.csv``; a committed results
+documentation folder, for example) or a workflow folder whose ``results/runs``
+and ``results/analog_init`` hold finished runs that were never tabulated. The
+parts' rows are stacked; a run (or epoch, or layer report) found in two parts
+must be the same in both, bit for bit apart from wall-clock times, so that
+merging doubles as a reproducibility check. The merged runs must be exactly the
+grid of the config: every task and seed, every training mode, every noise level.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analog_tl.errors import AnalogTLError, ConfigError
+from analog_tl.results.tables import epochs_table, fast_lr_table, noise_table, runs_table, write_csv
+
+TABLES = ("runs", "epochs", "transfer_noise", "fast_lr")
+# Identity of a row in each table; two parts' rows with the same key must agree.
+KEYS = {
+    "runs": ["run"],
+    "epochs": ["run", "epoch"],
+    "transfer_noise": ["task", "seed", "tau", "layer"],
+    "fast_lr": ["task", "mode", "fast_lr"],
+}
+# Wall-clock columns: they differ between two runs of the same job and are not compared.
+TIMING_COLUMNS = {"train_seconds", "seconds"}
+DIGITAL_MODES = ("digital_tl", "digital_scratch")
+
+
+class PartsError(AnalogTLError, ValueError):
+    """Parts that cannot be merged: a missing table, disagreeing rows, or runs off the config's grid."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The runs a config's tables hold: tasks x seeds, analog TL at every noise level."""
+
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    transfer_noise: tuple[float, ...]
+    frozen_digital_ablation: bool = False
+
+    @classmethod
+    def from_config(cls, config: dict) -> Grid:
+        """The grid of a workflow config (the parsed YAML)."""
+        try:
+            return cls(
+                tasks=tuple(config["tasks"]),
+                seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
+                transfer_noise=tuple(float(t) for t in config["analog"]["transfer_noise"]),
+                frozen_digital_ablation=bool(config["analog"].get("frozen_digital_ablation", False)),
+            )
+        except (KeyError, TypeError) as error:
+            raise ConfigError(f"the config lacks {error} (tasks, finetune.seeds, analog.transfer_noise)") from None
+
+    def expected(self) -> set[tuple[str, str, float, int]]:
+        """(task, mode, transfer noise or -1.0 where the mode has none, seed) of every planned run."""
+        runs = set()
+        for task in self.tasks:
+            for seed in self.seeds:
+                runs |= {(task, mode, -1.0, seed) for mode in (*DIGITAL_MODES, "analog_scratch")}
+                runs |= {(task, "analog_tl", tau, seed) for tau in self.transfer_noise}
+                if self.frozen_digital_ablation:
+                    runs.add((task, "analog_tl_frozen_digital", min(self.transfer_noise), seed))
+        return runs
+
+
+def _roundtrip(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` as it reads back from its CSV (so a tabulated part compares like a committed one)."""
+    return pd.read_csv(io.StringIO(table.to_csv(index=False)))
+
+
+def _finished_runs(results: Path) -> list[str]:
+    """Run folders (relative to the workflow folder) under ``results/runs`` with a ``final.json``."""
+    root = results.parent
+    return sorted(str(p.parent.relative_to(root)) for p in (results / "runs").rglob("final.json"))
+
+
+def read_part(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """The tables of one part: its CSV files, or a tabulation of its workflow folder's finished runs."""
+    folder = Path(folder)
+    if (folder / "runs.csv").is_file():
+        present = {name: folder / f"{name}.csv" for name in TABLES if (folder / f"{name}.csv").is_file()}
+        missing = sorted(set(TABLES) - set(present) - {"fast_lr"})
+        if missing:
+            raise PartsError(f"part {folder}: no {', '.join(m + '.csv' for m in missing)} beside runs.csv")
+        return {name: pd.read_csv(path) for name, path in present.items()}
+    results = folder / "results"
+    runs = _finished_runs(results)
+    if not runs:
+        raise PartsError(f"part {folder}: neither runs.csv nor finished runs under {results / 'runs'}")
+    tables = {"runs": runs_table([folder / r for r in runs]), "epochs": epochs_table([folder / r for r in runs])}
+    for table in tables.values():  # run folders as the workflow records them: relative to its folder
+        table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
+    reports = sorted(str(p) for p in (results / "analog_init").rglob("transfer_noise.csv"))
+    if reports:
+        tables["transfer_noise"] = noise_table(reports)
+    selections = sorted((results / "selection" / "fast_lr").glob("*.json"))
+    if selections:
+        tables["fast_lr"] = fast_lr_table(selections)
+    return {name: _roundtrip(table) for name, table in tables.items()}
+
+
+def _disagreement(name: str, rows: pd.DataFrame, key: list[str]) -> str | None:
+    """The first key whose duplicate rows differ in a compared column, as a message; None if all agree."""
+    compared = [c for c in rows.columns if c not in TIMING_COLUMNS and c != "_part"]
+    for values, group in rows.groupby(key, dropna=False, sort=False):
+        if len(group) < 2:
+            continue
+        first = group[compared].iloc[0]
+        for _, other in group[compared].iloc[1:].iterrows():
+            differ = [c for c in compared if not (first[c] == other[c] or (pd.isna(first[c]) and pd.isna(other[c])))]
+            if differ:
+                parts = " and ".join(group["_part"].astype(str).unique())
+                return (f"{name}: {dict(zip(key, values if isinstance(values, tuple) else (values,)))} differs "
+                        f"between parts {parts} in {', '.join(differ)}")
+    return None
+
+
+def stack(name: str, frames: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Rows of table ``name`` from every part, duplicates (same key, same values) kept once."""
+    present = [frame.assign(_part=label) for label, frame in frames]
+    if not present:
+        return pd.DataFrame()
+    rows = pd.concat(present, ignore_index=True)
+    key = KEYS[name]
+    problem = _disagreement(name, rows, key)
+    if problem:
+        raise PartsError(problem)
+    return rows.drop_duplicates(subset=key, keep="first").drop(columns="_part").reset_index(drop=True)
+
+
+def _selected_fast_lr(fast_lr: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """{(task, analog mode): selected fast_lr} from a fast_lr table."""
+    chosen = fast_lr[fast_lr["selected"].astype(bool)]
+    return {(t, m): float(f) for t, m, f in zip(chosen["task"], chosen["mode"], chosen["fast_lr"])}
+
+
+def _run_key(runs: pd.DataFrame) -> pd.Series:
+    """(task, mode, transfer noise or -1.0, seed) of every run, as ``Grid.expected`` lists them."""
+    noise = runs["transfer_noise"].astype(float).fillna(-1.0)
+    return pd.Series(list(zip(runs["task"], runs["mode"], noise, runs["seed"].astype(int))), index=runs.index)
+
+
+def _describe(keys) -> str:
+    return "; ".join(f"{t} {m}{'' if n < 0 else f' tau {n:g}'} seed {s}" for t, m, n, s in sorted(keys))
+
+
+def grid_runs(runs: pd.DataFrame, fast_lr: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """The rows of ``runs`` in ``grid``, analog ones at their task's selected fast_lr; PartsError if one is missing."""
+    selected = _selected_fast_lr(fast_lr)
+    chosen = [
+        float(f) == selected.get((t, "analog_tl" if m.startswith("analog_tl") else m), float("nan"))
+        if m.startswith("analog") else True
+        for t, m, f in zip(runs["task"], runs["mode"], runs["fast_lr"])
+    ]
+    keys = _run_key(runs)
+    kept = runs[pd.Series(chosen, index=runs.index) & keys.isin(grid.expected())]
+    duplicated = _run_key(kept).duplicated(keep=False)
+    if duplicated.any():
+        raise PartsError(f"two run folders for {_describe(set(_run_key(kept)[duplicated]))}")
+    missing = grid.expected() - set(_run_key(kept))
+    if missing:
+        raise PartsError(f"the parts lack {len(missing)} run(s) of the config's grid (at the selected fast_lr): "
+                         f"{_describe(missing)}")
+    return kept.reset_index(drop=True)
+
+
+def merge_parts(parts: Sequence[str | Path], grid: Grid) -> dict[str, pd.DataFrame]:
+    """The four tidy tables of ``grid`` from ``parts``: rows off the grid left out, shared rows checked to agree."""
+    read = [(str(p), read_part(p)) for p in parts]
+    stacked = {name: stack(name, [(label, t[name]) for label, t in read if name in t]) for name in TABLES}
+    fast_lr = stacked["fast_lr"]
+    if fast_lr.empty:
+        raise PartsError("no part has the fast_lr selection (fast_lr.csv or results/selection/fast_lr/*.json)")
+    fast_lr = fast_lr[fast_lr["task"].isin(grid.tasks)].reset_index(drop=True)
+    runs = grid_runs(stacked["runs"], fast_lr, grid)
+    epochs = stacked["epochs"][stacked["epochs"]["run"].isin(runs["run"])].reset_index(drop=True)
+    noise = stacked["transfer_noise"]
+    wanted = {(t, s, tau) for t in grid.tasks for s in grid.seeds for tau in grid.transfer_noise}
+    if noise.empty:
+        raise PartsError("no part has a realised-transfer-noise report (transfer_noise.csv or results/analog_init)")
+    in_grid = pd.Series(list(zip(noise["task"], noise["seed"].astype(int), noise["tau"].astype(float)))).isin(wanted)
+    noise = noise[in_grid.to_numpy()].reset_index(drop=True)
+    lacking = wanted - set(zip(noise["task"], noise["seed"].astype(int), noise["tau"].astype(float)))
+    if lacking:
+        raise PartsError(f"transfer_noise: no report for (task, seed, tau) {sorted(lacking)}")
+    return {"runs": runs, "epochs": epochs, "transfer_noise": noise, "fast_lr": fast_lr}
+
+
+def write_merged(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write the merged tables as ``out_dir/<name>.csv`` (atomically); return their paths."""
+    paths = []
+    for name in TABLES:
+        path = Path(out_dir) / f"{name}.csv"
+        write_csv(tables[name], path)
+        paths.append(path)
+    return paths

@@ -1,0 +1,135 @@
+"""A run grid made in parts: stacking the parts' tables, the agreement check, the grid check, the script.
+
+The parts here are the committed real-CIFAR parts of config/real-small.yaml: both tasks at transfer
+noise 0 (``real-small-tau0``) and the 2-class task at every noise level (``real-small-2class-noise``),
+which share the 12 runs of the 2-class task at noise 0.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from analog_tl.results.parts import KEYS, Grid, PartsError, merge_parts
+
+REPO = Path(__file__).resolve().parents[1]
+TAU0 = REPO / "docs" / "results" / "real-small-tau0"
+NOISE_2CLASS = REPO / "docs" / "results" / "real-small-2class-noise"
+CONFIG_2CLASS = yaml.safe_load((NOISE_2CLASS / "config.yaml").read_text())
+GRID_2CLASS = Grid.from_config(CONFIG_2CLASS)
+
+
+def sorted_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    return table.sort_values(KEYS[name]).reset_index(drop=True)
+
+
+def copy_part(source: Path, tmp_path: Path, name: str) -> Path:
+    part = tmp_path / name
+    shutil.copytree(source, part)
+    return part
+
+
+def edit_csv(path: Path, change) -> None:
+    """Rewrite the table at ``path`` as ``change(table)``."""
+    change(pd.read_csv(path)).to_csv(path, index=False)
+
+
+def test_the_committed_parts_merge_into_the_2class_tables_and_their_shared_runs_agree():
+    merged = merge_parts([TAU0, NOISE_2CLASS], GRID_2CLASS)
+    for name in ("runs", "epochs", "transfer_noise", "fast_lr"):
+        expected = pd.read_csv(NOISE_2CLASS / f"{name}.csv")
+        pd.testing.assert_frame_equal(sorted_table(merged[name], name), sorted_table(expected, name))
+    assert len(merged["runs"]) == 24 and set(merged["runs"]["task"]) == {"2class"}  # the 5-class runs left out
+
+
+def test_a_run_that_differs_between_parts_is_named_with_the_column(tmp_path):
+    part = copy_part(TAU0, tmp_path, "tau0")
+    run = "results/runs/2class/analog_tl/noise~0.0/fast_lr~0.1/seed~1"
+    edit_csv(part / "runs.csv", lambda t: t.assign(
+        test_error_at_best_val=t["test_error_at_best_val"].where(t["run"] != run, 0.5)))
+    with pytest.raises(PartsError, match=rf"runs: {{'run': '{run}'}} differs .* in test_error_at_best_val$"):
+        merge_parts([part, NOISE_2CLASS], GRID_2CLASS)
+
+
+def test_an_epoch_that_differs_between_parts_is_named(tmp_path):
+    part = copy_part(TAU0, tmp_path, "tau0")
+    edit_csv(part / "epochs.csv", lambda t: t.assign(val_error=t["val_error"].where(
+        (t["run"] != "results/runs/2class/digital_tl/seed~2") | (t["epoch"] != 50), 0.99)))
+    with pytest.raises(PartsError, match=r"epochs: .*digital_tl/seed~2', 'epoch': 50\} differs .* in val_error"):
+        merge_parts([part, NOISE_2CLASS], GRID_2CLASS)
+
+
+def test_wall_clock_times_may_differ_between_parts(tmp_path):
+    part = copy_part(TAU0, tmp_path, "tau0")
+    edit_csv(part / "runs.csv", lambda t: t.assign(train_seconds=t["train_seconds"] * 2))
+    edit_csv(part / "epochs.csv", lambda t: t.assign(seconds=t["seconds"] + 1))
+    merged = merge_parts([part, NOISE_2CLASS], GRID_2CLASS)
+    assert len(merged["runs"]) == 24
+
+
+def test_a_run_missing_from_every_part_is_named(tmp_path):
+    part = copy_part(NOISE_2CLASS, tmp_path, "noise")
+    run = "results/runs/2class/analog_tl/noise~0.15/fast_lr~0.1/seed~2"
+    edit_csv(part / "runs.csv", lambda t: t[t["run"] != run])
+    with pytest.raises(PartsError, match=r"lack 1 run\(s\) .*: 2class analog_tl tau 0.15 seed 2$"):
+        merge_parts([part], GRID_2CLASS)
+
+
+def test_a_missing_transfer_noise_report_is_named(tmp_path):
+    part = copy_part(NOISE_2CLASS, tmp_path, "noise")
+    edit_csv(part / "transfer_noise.csv", lambda t: t[t["tau"] != 0.2])
+    with pytest.raises(PartsError, match=r"transfer_noise: no report .*'2class', 0, 0.2"):
+        merge_parts([part], GRID_2CLASS)
+
+
+def test_only_analog_runs_at_the_selected_fast_lr_count(tmp_path):
+    part = copy_part(NOISE_2CLASS, tmp_path, "noise")
+    other = pd.read_csv(part / "runs.csv")
+    other = other[other["mode"] == "analog_scratch"].assign(fast_lr=1.0, test_error_at_best_val=0.9)
+    other["run"] = other["run"].str.replace("fast_lr~0.1", "fast_lr~1.0")
+    edit_csv(part / "runs.csv", lambda t: pd.concat([t[t["mode"] != "analog_scratch"], other]))
+    with pytest.raises(PartsError, match=r"lack 3 run\(s\) .*at the selected fast_lr.*2class analog_scratch seed 0"):
+        merge_parts([part], GRID_2CLASS)
+
+
+def test_a_part_without_tables_or_runs_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PartsError, match="neither runs.csv nor finished runs"):
+        merge_parts([tmp_path / "empty"], GRID_2CLASS)
+
+
+def test_a_table_folder_without_its_epochs_is_refused(tmp_path):
+    part = copy_part(NOISE_2CLASS, tmp_path, "noise")
+    (part / "epochs.csv").unlink()
+    with pytest.raises(PartsError, match=r"noise: no epochs.csv beside runs.csv"):
+        merge_parts([part], GRID_2CLASS)
+
+
+def test_the_script_writes_the_tables_and_figures_of_the_committed_2class_part(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config", str(NOISE_2CLASS / "config.yaml"),
+         "--out", str(tmp_path), str(TAU0), str(NOISE_2CLASS)], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("critical_noise", "summary"):  # the headline tables the workflow wrote from the same runs
+        assert (tmp_path / "results" / "tables" / f"{name}.csv").read_text() == (NOISE_2CLASS / f"{name}.csv").read_text()
+    for figure in ("fig2_test_error_vs_epoch", "fig3_test_error_vs_transfer_noise"):
+        assert (tmp_path / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
+def test_the_script_names_a_bad_config_in_one_line(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG_2CLASS, "finetune": {**CONFIG_2CLASS["finetune"], "seeds": "zero"}}))
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config", str(config), "--out",
+         str(tmp_path / "out"), str(NOISE_2CLASS)], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("merge_table_parts: ConfigError:") and "seeds" in result.stderr
+    assert not (tmp_path / "out").exists()
