@@ -133,3 +133,11 @@ def test_the_script_names_a_bad_config_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("merge_table_parts: ConfigError:") and "seeds" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_made_with_other_settings_is_refused(tmp_path):
+    part = copy_part(NOISE_2CLASS, tmp_path, "noise")
+    run = "results/runs/2class/analog_tl/noise~0.1/fast_lr~0.1/seed~0"
+    edit_csv(part / "runs.csv", lambda t: t.assign(epochs=t["epochs"].where(t["run"] != run, 8)))
+    with pytest.raises(PartsError, match=rf"^{run}: epochs 8, the config says 100"):
+        merge_parts([part], GRID_2CLASS)

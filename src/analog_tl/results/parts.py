@@ -6,8 +6,9 @@ documentation folder, for example) or a workflow folder whose ``results/runs``
 and ``results/analog_init`` hold finished runs that were never tabulated. The
 parts' rows are stacked; a run (or epoch, or layer report) found in two parts
 must be the same in both, bit for bit apart from wall-clock times, so that
-merging doubles as a reproducibility check. The merged runs must be exactly the
-grid of the config: every task and seed, every training mode, every noise level.
+merging doubles as a reproducibility check. Together the parts must hold every
+run of the config's grid (every task, seed, training mode and noise level; rows
+off the grid are left out), each trained with the config's settings.
 """
 
 from __future__ import annotations
@@ -41,25 +42,34 @@ class PartsError(AnalogTLError, ValueError):
 
 @dataclass(frozen=True)
 class Grid:
-    """The runs a config's tables hold: tasks x seeds, analog TL at every noise level."""
+    """The runs a config's tables hold (tasks x seeds, analog TL at every noise level) and their settings."""
 
     tasks: tuple[str, ...]
     seeds: tuple[int, ...]
     transfer_noise: tuple[float, ...]
     frozen_digital_ablation: bool = False
+    # runs.csv columns every run must have: {column: value}, and those of the digital and the analog runs
+    settings: tuple[tuple[str, object], ...] = ()
+    digital_settings: tuple[tuple[str, object], ...] = ()
+    analog_settings: tuple[tuple[str, object], ...] = ()
 
     @classmethod
     def from_config(cls, config: dict) -> Grid:
-        """The grid of a workflow config (the parsed YAML)."""
+        """The grid of a workflow config (with the schema's defaults: ``workflow_config.read_workflow_config``)."""
         try:
             return cls(
                 tasks=tuple(config["tasks"]),
                 seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
                 transfer_noise=tuple(float(t) for t in config["analog"]["transfer_noise"]),
-                frozen_digital_ablation=bool(config["analog"].get("frozen_digital_ablation", False)),
+                frozen_digital_ablation=bool(config["analog"]["frozen_digital_ablation"]),
+                settings=(("epochs", int(config["finetune"]["epochs"])),
+                          ("batch_size", int(config["finetune"]["batch_size"]))),
+                digital_settings=(("lr", float(config["finetune"]["digital_lr"])),),
+                analog_settings=(("lr", float(config["finetune"]["analog_lr"])),
+                                 ("simulator", config["analog"]["simulator"])),
             )
         except (KeyError, TypeError) as error:
-            raise ConfigError(f"the config lacks {error} (tasks, finetune.seeds, analog.transfer_noise)") from None
+            raise ConfigError(f"the config lacks {error}") from None
 
     def expected(self) -> set[tuple[str, str, float, int]]:
         """(task, mode, transfer noise or -1.0 where the mode has none, seed) of every planned run."""
@@ -171,7 +181,19 @@ def grid_runs(runs: pd.DataFrame, fast_lr: pd.DataFrame, grid: Grid) -> pd.DataF
     if missing:
         raise PartsError(f"the parts lack {len(missing)} run(s) of the config's grid (at the selected fast_lr): "
                          f"{_describe(missing)}")
+    check_settings(kept, grid)
     return kept.reset_index(drop=True)
+
+
+def check_settings(runs: pd.DataFrame, grid: Grid) -> None:
+    """PartsError naming the first run whose settings (epochs, batch size, lr, simulator) are not the config's."""
+    analog = runs["mode"].str.startswith("analog")
+    for rows, wanted in ((runs, grid.settings), (runs[~analog], grid.digital_settings), (runs[analog], grid.analog_settings)):
+        for column, value in wanted:
+            off = rows[rows[column] != value]
+            if not off.empty:
+                raise PartsError(f"{off['run'].iloc[0]}: {column} {off[column].iloc[0]}, the config says {value} "
+                                 "(every part must come from the same config)")
 
 
 def merge_parts(parts: Sequence[str | Path], grid: Grid) -> dict[str, pd.DataFrame]:
