@@ -173,11 +173,13 @@ def grid_runs(runs: pd.DataFrame, fast_lr: pd.DataFrame, grid: Grid) -> pd.DataF
         for t, m, f in zip(runs["task"], runs["mode"], runs["fast_lr"])
     ]
     keys = _run_key(runs)
-    kept = runs[pd.Series(chosen, index=runs.index) & keys.isin(grid.expected())]
-    duplicated = _run_key(kept).duplicated(keep=False)
+    expected = grid.expected()
+    in_grid = pd.Series(chosen, index=runs.index) & keys.isin(expected)
+    kept, kept_keys = runs[in_grid], keys[in_grid]
+    duplicated = kept_keys.duplicated(keep=False)
     if duplicated.any():
-        raise PartsError(f"two run folders for {_describe(set(_run_key(kept)[duplicated]))}")
-    missing = grid.expected() - set(_run_key(kept))
+        raise PartsError(f"two run folders for {_describe(set(kept_keys[duplicated]))}")
+    missing = expected - set(kept_keys)
     if missing:
         raise PartsError(f"the parts lack {len(missing)} run(s) of the config's grid (at the selected fast_lr): "
                          f"{_describe(missing)}")
