@@ -1,5 +1,10 @@
 """Benchmark: one training step (forward, backward, optimiser step) digital, aihwkit c-TTv2 and the fast simulator.
 
+The fast simulator runs twice: ``reference`` with the C++ kernel's scalar
+reference update (``ANALOG_TL_UPDATE_PATH=reference``), ``fast`` with the path
+the CPU runs by default (AVX2 where it has it); their results are the same bit
+for bit, so the ratio of their update times is the vector kernel's own speed-up.
+
 Usage (one command, everything side by side on this machine)::
 
     .venv/bin/python scripts/benchmark_simulator.py                 # small and paper Swin, batch 8 and 32
@@ -27,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-CASES = ("digital", "aihwkit", "fast")
+CASES = ("digital", "aihwkit", "reference", "fast")
+SIMULATED = ("reference", "fast")  # the fast simulator, with the update's reference or default path
 
 
 def _step_times(model, optimizer, batch: int, steps: int, classes: int = 5) -> list[float]:
@@ -57,6 +63,10 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int) -
     from analog_tl.models.factory import build_model
 
     torch.set_num_threads(threads)
+    if case == "reference":
+        from analog_tl.simulator.backend import UPDATE_PATH_ENV
+
+        os.environ[UPDATE_PATH_ENV] = "reference"
     digital = build_model(ModelConfig(backbone="swin", preset=model_name), 5, seed=0)
     if case == "digital":
         model, optimizer = digital, torch.optim.SGD(digital.parameters(), lr=0.01)
@@ -76,7 +86,7 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int) -
             model = from_aihwkit(analog, digital, rpu_config, seed=0)
             optimizer = AnalogSGD(model, lr=0.01)
             kernel.load()  # load (or build) the kernel before timing
-    phases = _time_phases() if case == "fast" else {}
+    phases = _time_phases() if case in SIMULATED else {}
     times = _step_times(model, optimizer, batch, steps)
     per_step = {f"{name}_seconds": phases[name] / (steps + 1) for name in phases}  # warm-up step included
     return {

@@ -57,17 +57,17 @@ def test_sampled_devices_are_the_sample_tiles_corner_and_weights_stay_within_the
     for layer in layers.values():
         for tile in layer.tiles:
             p, n = tile.out_size, tile.in_size
-            assert torch.equal(tile.device_slow, sample.device_slow[:p, :n])
-            assert torch.equal(tile.device_fast, sample.device_fast[:p, :n])
-            reference = tile.device_slow[..., 4]
-            assert (tile.slow <= tile.device_slow[..., 2] - reference).all()
-            assert (tile.slow >= tile.device_slow[..., 3] - reference).all()
+            assert torch.equal(tile.device_slow, sample.device_slow[:, :p, :n])
+            assert torch.equal(tile.device_fast, sample.device_fast[:, :p, :n])
+            reference = tile.device_slow[4]
+            assert (tile.slow <= tile.device_slow[2] - reference).all()
+            assert (tile.slow >= tile.device_slow[3] - reference).all()
             assert torch.equal(tile.fast, torch.zeros(p, n))
             keys.add(int(tile.key))
     assert len(keys) == 3
     assert torch.equal(layers["0"].tiles[1].slow, template[0].weight[:, 3:].clamp(
-        sample.device_slow[:3, :2, 3] - sample.device_slow[:3, :2, 4],
-        sample.device_slow[:3, :2, 2] - sample.device_slow[:3, :2, 4]))
+        sample.device_slow[3, :3, :2] - sample.device_slow[4, :3, :2],
+        sample.device_slow[2, :3, :2] - sample.device_slow[4, :3, :2]))
     with pytest.raises(ValueError, match="larger than the 4x3 sample"):
         bundle.with_sampled_devices(nn.Sequential(nn.Linear(3, 5)), sample, seed=0)
 

@@ -409,7 +409,7 @@ def test_first_vector_pulse_statistics() -> None:
 
 def _pulse_counts(a: torch.Tensor, device: torch.Tensor, max_pulses: int) -> torch.Tensor:
     """Number of identical pulses (no cycle-to-cycle noise) from 0 that gives A [T, p, n]: the nearest of 0..max."""
-    up, down, max_bound, min_bound = (device[..., k].double() for k in range(4))
+    up, down, max_bound, min_bound = (device[k].double() for k in range(4))
     w_up, w_down = torch.zeros_like(up), torch.zeros_like(up)
     ups, downs = [w_up], [w_down]
     for _ in range(max_pulses):

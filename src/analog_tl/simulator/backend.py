@@ -5,11 +5,17 @@ Both compute the same float32 results from the same random streams
 the tile's state; ``ANALOG_TL_SIMULATOR_KERNEL=triton`` runs the Triton kernels
 on CPU tensors too, which works only in Triton's interpreter
 (``TRITON_INTERPRET=1``: how the test suite checks them without a GPU).
+
+On the CPU the update has two implementations with the same results bit for
+bit: the vector path (AVX2, where the CPU has it) and the scalar reference.
+``ANALOG_TL_UPDATE_PATH=reference`` runs the reference (for benchmarks and
+checks); ``auto`` (the default) the fastest the CPU has.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import ModuleType
 
 import torch
@@ -18,6 +24,8 @@ from analog_tl.errors import AnalogTLError
 
 KERNEL_ENV = "ANALOG_TL_SIMULATOR_KERNEL"
 KERNELS = ("auto", "cpp", "triton")
+UPDATE_PATH_ENV = "ANALOG_TL_UPDATE_PATH"
+UPDATE_PATHS = ("auto", "reference")
 
 
 class KernelChoiceError(AnalogTLError, RuntimeError):
@@ -61,10 +69,27 @@ def ops_for(device: torch.device) -> ModuleType:
     return gpu_ops
 
 
+def _update_path() -> str:
+    choice = os.environ.get(UPDATE_PATH_ENV, "auto")
+    if choice not in UPDATE_PATHS:
+        raise KernelChoiceError(f"{UPDATE_PATH_ENV}={choice!r}: use one of {UPDATE_PATHS}")
+    return choice
+
+
+def update_for(device: torch.device) -> Callable[..., torch.Tensor]:
+    """The c-TTv2 update for tensors on ``device``: ``cttv2_update`` of :func:`ops_for`, or the C++ reference."""
+    module = ops_for(device)
+    if kernel_name(device) == "cpp" and _update_path() == "reference":
+        return module.cttv2_update_reference
+    return module.cttv2_update
+
+
 def describe(device: torch.device) -> dict[str, str]:
-    """What a run record says about the kernels: which ones computed, and the Triton version for GPU runs."""
+    """What a run record says about the kernels: which ones computed (and the CPU update's path), Triton's version."""
     name = kernel_name(device)
     record = {"kernel": name}
+    if name == "cpp":
+        record["update_path"] = "reference" if _update_path() == "reference" else ops_for(device).update_isa()
     if name == "triton":
         import triton
 

@@ -133,10 +133,10 @@ def with_sampled_devices(template: nn.Module, sample: SimTile, seed: int) -> nn.
 def _fill_tile(tile: SimTile, sample: SimTile, weight: torch.Tensor) -> None:
     """Devices from the top-left corner of ``sample``; C = ``weight`` within the C devices' bounds."""
     p, n = tile.out_size, tile.in_size
-    tile.device_fast.copy_(sample.device_fast[:p, :n])
-    tile.device_slow.copy_(sample.device_slow[:p, :n])
-    reference = tile.device_slow[..., 4]  # the device computes on w + reference within [min, max] bound
-    low, high = tile.device_slow[..., 3] - reference, tile.device_slow[..., 2] - reference
+    tile.device_fast.copy_(sample.device_fast[:, :p, :n])
+    tile.device_slow.copy_(sample.device_slow[:, :p, :n])
+    reference = tile.device_slow[4]  # the device computes on w + reference within [min, max] bound
+    low, high = tile.device_slow[3] - reference, tile.device_slow[2] - reference
     tile.slow.copy_(torch.minimum(torch.maximum(weight.float(), low), high))
     tile.slow_apparent.copy_(tile.slow)
     tile.running_max.zero_()

@@ -46,7 +46,7 @@ def load_aihwkit_tile(target: SimTile, tile: Any) -> None:
             persistent = f"persistent_weights_{role}"
             weights.copy_(grab(persistent) if persistent in hidden else apparent)
             for k, field in enumerate(DEVICE_FIELDS):
-                device[..., k].copy_(grab(f"{field}_{role}"))
+                device[k].copy_(grab(f"{field}_{role}"))
         target.transfer_buffer.copy_(grab("buffered_FP_weight_0"))
         prefix = "rpu.rpu_device."
         target.in_chopper.copy_(torch.tensor(extra[prefix + "in_chopper"]).to(torch.uint8))

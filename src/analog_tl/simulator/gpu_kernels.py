@@ -111,13 +111,14 @@ def _quantise(value, res):
 
 
 @triton.jit
-def _device(params, element, mask):
-    """The five device parameters of crosspoints ``element`` ([p, n, 5] layout); harmless values where masked."""
-    step_up = tl.load(params + 5 * element, mask=mask, other=0.0)
-    step_down = tl.load(params + 5 * element + 1, mask=mask, other=0.0)
-    max_bound = tl.load(params + 5 * element + 2, mask=mask, other=1.0)
-    min_bound = tl.load(params + 5 * element + 3, mask=mask, other=-1.0)
-    ref = tl.load(params + 5 * element + 4, mask=mask, other=0.0)
+def _device(params, element, mask, plane):
+    """The five device parameters of crosspoints ``element`` ([5, p, n] layout, ``plane`` = p n); harmless values
+    where masked."""
+    step_up = tl.load(params + element, mask=mask, other=0.0)
+    step_down = tl.load(params + plane + element, mask=mask, other=0.0)
+    max_bound = tl.load(params + 2 * plane + element, mask=mask, other=1.0)
+    min_bound = tl.load(params + 3 * plane + element, mask=mask, other=-1.0)
+    ref = tl.load(params + 4 * plane + element, mask=mask, other=0.0)
     return step_up, step_down, max_bound, min_bound, ref
 
 
@@ -258,7 +259,7 @@ def fast_update_kernel(
     element = rows[:, None] * n + cols[None, :]
     w = tl.load(a_w + element, mask=inside, other=0.0)
     w_app = tl.load(a_app + element, mask=inside, other=0.0)
-    step_up, step_down, max_bound, min_bound, ref = _device(dev_a, element, inside)
+    step_up, step_down, max_bound, min_bound, ref = _device(dev_a, element, inside, n * p)
     chop = tl.load(chopper + cols, mask=col_in, other=0).to(tl.int32)
     s0 = tl.load(pointer).to(tl.int32)
     key0 = k0.to(tl.uint32)
@@ -360,7 +361,7 @@ def transfer_kernel(
             else:
                 xw = xi
             w = tl.load(c_w + element, mask=pulse, other=0.0)
-            step_up, step_down, max_bound, min_bound, ref = _device(dev_c, element, pulse)
+            step_up, step_down, max_bound, min_bound, ref = _device(dev_c, element, pulse, n * p)
             new_w, new_app = _pulse(w, n_steps < 0.0, xi, xw, step_up, step_down, max_bound, min_bound, ref,
                                     dw_min_std, write_noise, MULT_NOISE, WRITE_NOISE)
             tl.store(c_w + element, new_w, mask=pulse)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from analog_tl.simulator.backend import ops_for
+from analog_tl.simulator.backend import kernel_name, ops_for
 from analog_tl.simulator.settings import IOSettings
 
 FORWARD_STREAM, BACKWARD_STREAM = 1, 2  # csrc/cttv2.cpp ``enum Stream``
@@ -29,8 +29,38 @@ def _bm_limit(io: IOSettings) -> float:
     return float(np.float32(io.max_bm_res) / np.float32(io.inp_res)) if io.inp_res > 0 else float("inf")
 
 
-def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, key: int, call: int) -> torch.Tensor:
+def io_vector(io: IOSettings) -> torch.Tensor:
+    """The float64 vector the compiled pass reads (layout: ``enum IOField`` in ``csrc/cttv2.cpp``)."""
+    return torch.tensor([io.inp_res, io.inp_bound, io.out_res, io.out_bound, io.out_noise, float(io.noise_management),
+                         float(io.bound_management), float(io.bm_test_negative_bound), float(io.max_bm_factor),
+                         _bm_limit(io)], dtype=torch.float64)
+
+
+def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, key: int, call: int,
+               compiled: torch.Tensor | None = None) -> torch.Tensor:
     """``weight @ v`` for every row ``v`` of ``inputs`` through the forward IO model.
+
+    On the CPU one compiled call (``compiled``: :func:`io_vector` of ``io``, made once by the caller),
+    else :func:`analog_mvm_composed`; the same results.
+    """
+    if kernel_name(weight.device) == "cpp":
+        return ops_for(weight.device).io_forward(weight, inputs, io_vector(io) if compiled is None else compiled,
+                                                 key, call)
+    return analog_mvm_composed(weight, inputs, io, key, call)
+
+
+def analog_mvm_backward(weight: torch.Tensor, grads: torch.Tensor, io: IOSettings, key: int, call: int,
+                        compiled: torch.Tensor | None = None) -> torch.Tensor:
+    """``weight.T @ d`` for every row ``d`` of ``grads``; compiled on the CPU as :func:`analog_mvm`."""
+    if kernel_name(weight.device) == "cpp":
+        return ops_for(weight.device).io_backward(weight, grads, io_vector(io) if compiled is None else compiled,
+                                                  key, call)
+    return analog_mvm_backward_composed(weight, grads, io, key, call)
+
+
+def analog_mvm_composed(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, key: int,
+                        call: int) -> torch.Tensor:
+    """``weight @ v`` for every row ``v`` of ``inputs`` through the forward IO model, step by step.
 
     Args:
         weight: [n_out, n_in] float32 (the visible, programmed weights).
@@ -65,7 +95,8 @@ def analog_mvm(weight: torch.Tensor, inputs: torch.Tensor, io: IOSettings, key: 
     return out
 
 
-def analog_mvm_backward(weight: torch.Tensor, grads: torch.Tensor, io: IOSettings, key: int, call: int) -> torch.Tensor:
+def analog_mvm_backward_composed(weight: torch.Tensor, grads: torch.Tensor, io: IOSettings, key: int,
+                                 call: int) -> torch.Tensor:
     """``weight.T @ d`` for every row ``d`` of ``grads`` (aihwkit's ``backwardVector``: no bound management).
 
     Args:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "cttv2.cpp"
 # -ffp-contract=off: no fused multiply-add, so float32 results match aihwkit's expression by expression
-CFLAGS = ("-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-fno-fast-math")
+CFLAGS = ("-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden")
 LDFLAGS = ("-fopenmp",)
 NORMAL_TABLE_SIZE = 2**16
 

@@ -13,8 +13,9 @@ buffer                    shape        meaning
 ``in_chopper``            [n] uint8    1 where the column's chopper is -1
 ``running_max``           [2]          m_x, m_d: running abs-max of x and d (auto-scale)
 ``pointer``               [1] int64    next column to transfer
-``device_fast``           [p, n, 5]    A's devices: step up, step down, max bound, min bound, reference
-``device_slow``           [p, n, 5]    the same for C
+``device_fast``           [5, p, n]    A's devices, one plane per field: step up, step down, max bound,
+                                       min bound, reference (``DEVICE_FIELDS``)
+``device_slow``           [5, p, n]    the same for C
 ``key``                   [] int64     the tile's random key (Philox)
 ``calls``                 [3] int64    forward, backward and update calls so far (random counters)
 ========================  ===========  ====================================================
@@ -32,12 +33,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from analog_tl.simulator.backend import ops_for
-from analog_tl.simulator.io_model import analog_mvm, analog_mvm_backward
+from analog_tl.simulator.backend import update_for
+from analog_tl.simulator.io_model import analog_mvm, analog_mvm_backward, io_vector
 from analog_tl.simulator.settings import TileSettings
 
 FORWARD, BACKWARD, UPDATE = 0, 1, 2  # indices into ``calls``
-DEVICE_FIELDS = ("dwmin_up", "dwmin_down", "max_bound", "min_bound", "reference")  # aihwkit's hidden names
+DEVICE_FIELDS = ("dwmin_up", "dwmin_down", "max_bound", "min_bound", "reference")  # aihwkit's hidden names, by plane
 
 
 class SimTile(nn.Module):
@@ -52,11 +53,12 @@ class SimTile(nn.Module):
         self.register_buffer("in_chopper", torch.zeros(in_size, dtype=torch.uint8))
         self.register_buffer("running_max", torch.zeros(2))
         self.register_buffer("pointer", torch.zeros(1, dtype=torch.int64))
-        self.register_buffer("device_fast", torch.zeros(*shape, 5))
-        self.register_buffer("device_slow", torch.zeros(*shape, 5))
+        self.register_buffer("device_fast", torch.zeros(len(DEVICE_FIELDS), *shape))
+        self.register_buffer("device_slow", torch.zeros(len(DEVICE_FIELDS), *shape))
         self.register_buffer("key", torch.tensor(key, dtype=torch.int64))
         self.register_buffer("calls", torch.zeros(3, dtype=torch.int64))
         self._kernel_config = settings.kernel_config()
+        self._io_forward, self._io_backward = io_vector(settings.forward), io_vector(settings.backward)
         self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (x, d) of backward passes since the last update
 
     def extra_repr(self) -> str:
@@ -80,13 +82,14 @@ class SimTile(nn.Module):
     def forward_mvm(self, x: torch.Tensor) -> torch.Tensor:
         """Analog forward of x [m, in] -> [m, out] (noise on, as in aihwkit's train and eval modes)."""
         call = self._next_call(FORWARD)
-        return analog_mvm(self.slow_apparent, x.detach().float().contiguous(), self.settings.forward, int(self.key), call)
+        return analog_mvm(self.slow_apparent, x.detach().float().contiguous(), self.settings.forward, int(self.key), call,
+                          self._io_forward)
 
     def backward_mvm(self, d: torch.Tensor) -> torch.Tensor:
         """Analog backward of d [m, out] -> [m, in]."""
         call = self._next_call(BACKWARD)
         return analog_mvm_backward(self.slow_apparent, d.detach().float().contiguous(), self.settings.backward,
-                                   int(self.key), call)
+                                   int(self.key), call, self._io_backward)
 
     @torch.no_grad()
     def update(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> torch.Tensor:
@@ -98,7 +101,7 @@ class SimTile(nn.Module):
         if lr == 0 or x.shape[0] == 0:
             return torch.zeros(3, dtype=torch.int64)
         call = self._next_call(UPDATE)
-        return ops_for(self.fast.device).cttv2_update(
+        return update_for(self.fast.device)(
             self.fast, self.fast_apparent, self.transfer_buffer, self.slow, self.slow_apparent, self.in_chopper,
             self.running_max, self.pointer, self.device_fast, self.device_slow, x.detach().float(),
             d.detach().float(), self._kernel_config, float(lr), int(self.key), call,
