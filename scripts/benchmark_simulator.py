@@ -53,8 +53,8 @@ def _step_times(model, optimizer, batch: int, steps: int, classes: int = 5) -> l
     return times[1:]
 
 
-def run_case(model_name: str, batch: int, case: str, steps: int, threads: int) -> dict:
-    """Build the model for ``case`` and time ``steps`` training steps."""
+def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, profile: str | None = None) -> dict:
+    """Build the model for ``case`` and time ``steps`` training steps (``profile``: write their cProfile there)."""
     import torch
 
     from analog_tl.analog.rpu import build_rpu_config
@@ -87,13 +87,31 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int) -
             optimizer = AnalogSGD(model, lr=0.01)
             kernel.load()  # load (or build) the kernel before timing
     phases = _time_phases() if case in SIMULATED else {}
-    times = _step_times(model, optimizer, batch, steps)
+    if profile:
+        times = _profiled(lambda: _step_times(model, optimizer, batch, steps), Path(profile))
+    else:
+        times = _step_times(model, optimizer, batch, steps)
     per_step = {f"{name}_seconds": phases[name] / (steps + 1) for name in phases}  # warm-up step included
     return {
         "model": model_name, "batch": batch, "simulator": case, "threads": threads, "steps": steps,
         "step_seconds": statistics.median(times), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **per_step,
     }
+
+
+def _profiled(run, out: Path):  # noqa: ANN001, ANN202 - a thunk and what it returns
+    """Run ``run()`` under cProfile; write the 30 functions with the most own time to ``out`` (text)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(run)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(30)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text.getvalue())
+    return result
 
 
 def _time_phases() -> dict[str, float]:
@@ -115,8 +133,9 @@ def _time_phases() -> dict[str, float]:
     return totals
 
 
-def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int) -> dict:
-    cmd = [sys.executable, __file__, "--case", json.dumps([model, batch, case, steps, threads])]
+def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int, profile: Path | None) -> dict:
+    where = str(profile / f"profile_{model}_b{batch}_{case}.txt") if profile and case in SIMULATED else None
+    cmd = [sys.executable, __file__, "--case", json.dumps([model, batch, case, steps, threads, where])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -139,6 +158,21 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _summary(rows: list[dict]) -> str:
+    """Per model and batch: the fast step against digital and aihwkit, and the update kernel against its reference."""
+    by_case = {(r["model"], r["batch"], r["simulator"]): r for r in rows}
+    lines = ["| model | batch | fast / digital | aihwkit / fast | update: reference / fast | peak RSS reference / "
+             "fast (MiB) |", "|---|---|---|---|---|---|"]
+    for model, batch in dict.fromkeys((r["model"], r["batch"]) for r in rows):
+        digital, aihwkit, reference, fast = (by_case[(model, batch, case)] for case in CASES)
+        lines.append(
+            f"| {model} | {batch} | {fast['step_seconds'] / digital['step_seconds']:.1f} | "
+            f"{aihwkit['step_seconds'] / fast['step_seconds']:.1f} | "
+            f"{reference['analog_update_seconds'] / fast['analog_update_seconds']:.1f} | "
+            f"{reference['peak_rss_mib']:.0f} / {fast['peak_rss_mib']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["small", "paper"], choices=["tiny", "small", "paper"])
@@ -147,6 +181,7 @@ def main() -> None:
     parser.add_argument("--paper-steps", type=int, default=2, help="measured steps per case of the paper Swin")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/simulator.csv"))
+    parser.add_argument("--profile", type=Path, help="folder for a cProfile of each fast-simulator case (text)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -157,7 +192,7 @@ def main() -> None:
         for batch in args.batches:
             for case in CASES:
                 start = time.perf_counter()
-                rows.append(_in_subprocess(model, batch, case, _steps(model, args), args.threads))
+                rows.append(_in_subprocess(model, batch, case, _steps(model, args), args.threads, args.profile))
                 print(f"{model} batch {batch} {case}: {rows[-1]['step_seconds']:.4f} s/step "
                       f"(case took {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     import pandas as pd
@@ -169,6 +204,8 @@ def main() -> None:
     frame.to_csv(tmp, index=False)
     tmp.replace(args.out)
     print(_table(rows))
+    print()
+    print(_summary(rows))
     print(f"\nwritten: {args.out}")
 
 

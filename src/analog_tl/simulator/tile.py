@@ -71,8 +71,9 @@ class SimTile(nn.Module):
         return self
 
     def _next_call(self, which: int) -> int:
-        call = int(self.calls[which])
-        self.calls[which] += 1
+        counters = self.calls.numpy()  # a view of the host buffer: no tensor operations per call
+        call = int(counters[which])
+        counters[which] += 1
         return call
 
     def weights(self) -> torch.Tensor:
