@@ -11,9 +11,11 @@ number comes from Philox streams keyed by (seed, tile, call, vector, element),
 so runs are bit-reproducible and independent of thread counts. On the CPU the
 update runs as a compiled C++ kernel, parallel over rows and sequential over
 vectors per row; on a GPU as Triton kernels, parallel over blocks of
-crosspoints and sequential over vectors per crosspoint; both are exact
-(``../shared/notes/cttv2-engine.md``, section 9) and give the same float32
-results from the same random numbers.
+crosspoints and sequential over vectors per crosspoint; both are exact (a
+row's, or a crosspoint's, state depends only on the shared pulse lines and
+the per-vector schedule) and give the same float32 results from the same
+random numbers. The CPU kernel has a scalar reference and an AVX2 path with
+the same results bit for bit (README, "Two CPU update paths, one result").
 
 Layout: :mod:`.settings` (what is simulated, scope check), :mod:`.tile`
 (tile state and operations), :mod:`.io_model` (forward/backward IO),

@@ -9,7 +9,7 @@ Triton's interpreter), and every random number from Philox4x32-10 at the C++
 kernel's (key, call, stream, slot, vector, element) counter. The C++ kernel is
 the reference; its layout and stream numbers are ``csrc/cttv2.cpp``'s.
 
-The update of one tile (``../shared/notes/cttv2-engine.md``, section 9.2):
+The update of one tile (a fused per-crosspoint scheme: each crosspoint runs through the vectors in order):
 
 1. :func:`scan_kernel`: the running abs-maxima m_x(b), m_d(b), a sequential
    float32 recursion over the batch's vectors (one program);
