@@ -75,7 +75,7 @@ def gpu_profile_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("apptainer")
     prepare_workdir(workdir, SMALL_DAG)
     result, calls = run_with_double(  # the whole DAG: every rule
-        workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
+        workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu_jobs=1"
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir, result, calls
@@ -83,7 +83,7 @@ def gpu_profile_run(tmp_path_factory):
 
 def test_every_job_of_every_rule_ran_through_apptainer_in_the_configured_image_with_nv(gpu_profile_run):
     _, result, calls = gpu_profile_run
-    not_steps = {"benchmark_simulator", "benchmark_gpu", "prepare_gpu_benchmark", "merge_table_parts"}  # run by hand
+    not_steps = {"benchmark_simulator", "gpu_check", "prepare_gpu_check", "merge_table_parts"}  # run by hand
     step_scripts = {path.stem for path in (REPO / "scripts").glob("*.py")} - not_steps
     # every step script, so every rule; the download (torchvision data only) in the next test
     assert {script_of(call) for call in calls} == step_scripts - {"download_data"}
@@ -121,7 +121,7 @@ def test_the_gpu_profile_checks_the_device_again_on_every_invocation_and_reruns_
     final = workdir / "results/runs/2class/digital_tl/seed~0/final.json"
     finished = final.stat().st_mtime_ns
     result, calls = run_with_double(
-        workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu=1"
+        workdir, "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "2", "--resources", "gpu_jobs=1"
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert [script_of(call) for call in calls[len(first_calls):]] == ["preflight"]  # forcerun: [preflight]

@@ -38,15 +38,37 @@ def test_every_gpu_rule_is_gated_by_the_preflight_and_threads_follow_the_config(
     text = "\n".join((RULES / f).read_text() for f in ("pretrain.smk", "digital.smk", "analog.smk", "sweeps.smk",
                                                         "compare.smk"))
     for body in re.split(r"^(?=rule |checkpoint )", text, flags=re.MULTILINE):
-        if "gpu=GPUS_PER_JOB" in body:
+        if "**GPU_JOB," in body:
             assert "preflight=after_preflight(" in body, body.splitlines()[0]
             assert 'threads: config["threads"]' in body, body.splitlines()[0]
 
 
+def test_gpu_jobs_declare_the_gpu_job_resources_and_training_runs_may_share_a_gpu():
+    """Every GPU job takes a GPU slot (GPU_JOB); the runs, not pre-training (its runs depend on it), join the group."""
+    bodies = _rule_bodies()
+    gpu_rules = {name for name, body in bodies.items() if "**GPU_JOB," in body}
+    assert gpu_rules == {"preflight", "pretrain", "finetune_digital_tl", "train_digital_scratch", "finetune_analog_tl",
+                         "train_analog_scratch", "finetune_analog_sweep", "finetune_compare"}
+    assert not any("gpu=" in body for body in bodies.values())  # the GPU request comes from GPU_JOB only
+    grouped = {name for name, body in bodies.items() if "group: gpu_share_group" in body}
+    assert grouped == gpu_rules - {"preflight", "pretrain"}
+
+
 def test_local_gpu_profile_runs_one_gpu_job_at_a_time():
-    """Snakemake gives local jobs no GPU ids: every job trains on GPU 0, so the default is one GPU job at once."""
+    """The default: one GPU job at once (1 GPU x compute.jobs_per_gpu 1); each job sees only its slot's GPU."""
     profile = yaml.safe_load((REPO / "profiles" / "local-gpu" / "config.yaml").read_text())
-    assert profile["resources"]["gpu"] == 1
+    assert profile["resources"] == {"gpu_jobs": 1}
+
+
+def test_slurm_profile_packs_as_many_runs_per_allocation_as_the_default_jobs_per_gpu():
+    from analog_tl.gpu_slots import GROUP
+
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    default = schema["properties"]["compute"]["properties"]["jobs_per_gpu"]["default"]
+    assert profile["group-components"] == [f"{GROUP}={default}"]
+    # the plugin runs a group's runs in series: one at a time per SLURM job, which asks for the sum of their runtimes
+    assert profile["set-resource-scopes"] == ["gpu_jobs=local"] and profile["resources"] == ["gpu_jobs=1"]
 
 
 def test_keys_kept_out_of_rule_params_are_the_ones_the_steps_read_from_the_config():

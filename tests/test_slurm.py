@@ -23,10 +23,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from analog_tl.gpu_slots import GROUP
 from slurm_cluster import PARTITION, LocalSlurm, foreign_configuration, install_packages
 from test_bad_input import QUICK
 from test_containers_run import IMAGE, double_env, prepare_workdir, recorded_calls, script_of
 from test_faults import final_without_time, metrics_without_time
+from test_gpu_slots_run import slot_of
 from test_workflow import REPO, SNAKEMAKE
 
 pytestmark = [
@@ -71,11 +73,13 @@ def cluster(tmp_path_factory):
         slurm.stop()
 
 
-def run_on_slurm(cluster: LocalSlurm, workdir: Path, *extra: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    """TARGETS through profiles/slurm (with this cluster's overrides); Snakemake's result and the double's records."""
+def run_on_slurm(
+    cluster: LocalSlurm, workdir: Path, *extra: str, targets: list[str] = TARGETS
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """``targets`` through profiles/slurm (this cluster's overrides); Snakemake's result and the double's records."""
     log = workdir / "apptainer-calls.jsonl"
     # timeout -k: while it polls job status the SLURM plugin ignores SIGTERM and SIGINT
-    command = ["timeout", "-k", "10", "600", *SNAKEMAKE, "--directory", str(workdir), *TARGETS,
+    command = ["timeout", "-k", "10", "600", *SNAKEMAKE, "--directory", str(workdir), *targets,
                "--profile", str(PROFILE), *cluster_overrides(), *extra]
     result = subprocess.run(command, env=double_env(log, cluster.env), capture_output=True, text=True, timeout=660)
     return result, recorded_calls(log)
@@ -176,3 +180,30 @@ def test_a_job_allocated_a_gpu_it_cannot_see_stops_the_run_at_the_preflight(clus
     assert "--nv" in log and "Traceback" not in log
     assert {script_of(call) for call in calls} <= {"preflight", "prepare_data"}  # training never submitted
     assert not (tmp_path / "results" / "pretrain").exists() and not (tmp_path / "results" / "runs").exists()
+
+
+def test_two_runs_per_gpu_share_one_slurm_job_and_its_gpu(cluster, tmp_path):
+    """compute.jobs_per_gpu 2, group-components gpu_share=2: one SLURM job asks for the GPU once and runs both runs.
+
+    The pinned plugin runs a group's runs one after another (profiles/slurm): the job asks for the sum of
+    their runtimes and one run's CPUs and memory, and each run holds the GPU's first slot in turn.
+    """
+    runs = [f"runs/2class/digital_scratch/seed~{seed}" for seed in (0, 1)]
+    prepare_workdir(tmp_path, {**CONFIG, "tasks": {"2class": CONFIG["tasks"]["2class"]},
+                               "finetune": {**CONFIG["finetune"], "seeds": [0, 1]},
+                               "compute": {"device": "cpu", "gpus_per_job": 1, "jobs_per_gpu": 2}})
+    result, calls = run_on_slurm(cluster, tmp_path, "--group-components", f"{GROUP}=2",
+                                 targets=[f"results/{run}/final.json" for run in runs])
+    assert result.returncode == 0, f"{(result.stdout + result.stderr)[-5000:]}\n{cluster.logs()}"
+    trained = [call for call in calls if script_of(call) == "finetune_digital"]
+    assert len(trained) == 2 and trained[0]["slurm_job_id"] == trained[1]["slurm_job_id"]  # one SLURM job
+    job = cluster.job_info(trained[0]["slurm_job_id"])
+    assert job.get("TresPerNode") == "gres:gpu:1" and "gpu" not in job.get("TresPerJob", ""), job  # the GPU once
+    assert job["TimeLimit"] == "02:00:00"  # two runs of runtime "60 * attempt", one after the other
+    assert job["NumCPUs"] == str(CONFIG["threads"]) and job["MinMemoryNode"] == "16000M"  # one run's
+    assert [call["cuda_visible_devices"] for call in trained] == ["0", "0"]  # the allocation's GPU, shared
+    records = [json.loads((tmp_path / "results" / run / "run.json").read_text())["device"] for run in runs]
+    assert {record["slurm_job_id"] for record in records} == {trained[0]["slurm_job_id"]}
+    assert [record["cuda_visible_devices"] for record in records] == ["0", "0"]
+    logs = [tmp_path / "logs" / "runs" / "2class" / "digital_scratch" / f"seed~{seed}.log" for seed in (0, 1)]
+    assert [slot_of(log) for log in logs] == [("0", 1, 2), ("0", 1, 2)]  # in turn, each with a slot of GPU 0

@@ -49,8 +49,9 @@ rule finetune_analog_tl:
         mode=lambda wildcards: wildcards.tl_mode,
     priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
+    group: gpu_share_group  # on SLURM, compute.jobs_per_gpu such jobs share one allocation and its GPU
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -75,8 +76,9 @@ rule train_analog_scratch:
         mode="analog_scratch",
     priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
+    group: gpu_share_group  # on SLURM, compute.jobs_per_gpu such jobs share one allocation and its GPU
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

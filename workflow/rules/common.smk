@@ -13,6 +13,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from analog_tl.errors import ConfigError
+from analog_tl.gpu_slots import job_group, job_resources, jobs_per_gpu
 from analog_tl.results.captions import settings_caption as caption_of_config
 from analog_tl.workflow_config import describe_schema_error
 
@@ -97,7 +99,10 @@ TASKS = list(config["tasks"])
 # Sweep axes: one per SpS reading (sps_<reading>), then SpV, pulse noise, device-to-device (src/analog_tl/analog/sweeps.py).
 SWEEP_NAMES = [f"sps_{r}" for r in config["sweeps"]["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
 SPS_AXES = SWEEP_NAMES[: len(config["sweeps"]["sps_readings"])]
-GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # resources: gpu=N of every training rule (profiles map it)
+GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # GPUs per SLURM job (a job group shares them)
+JOBS_PER_GPU = jobs_per_gpu(config)  # training jobs that share one GPU (compute.jobs_per_gpu)
+# Resources of every GPU job (training rules, preflight): a GPU job slot (gpu_jobs=1) and the SLURM GPU request.
+GPU_JOB = job_resources(GPUS_PER_JOB, JOBS_PER_GPU)
 # Every job behind Figs. 2 and 3 and their tables (data, pre-training, the main fine-tuning grid, the
 # fast_lr choice, tables, figures) outranks the sweeps and the comparison (priority 0), so a new
 # user's first figures come first; the preflight (100) goes before everything.
@@ -144,6 +149,18 @@ def after_preflight(folder):
         return []
 
     return gate
+
+
+def gpu_share_group(wildcards):
+    """Job group of a training job: with several jobs per GPU, profiles/slurm packs that many into one allocation.
+
+    Fails if the profile's group-components packs another number (Snakemake
+    asks for a job's group only when it submits jobs or plans a dry run).
+    """
+    try:
+        return job_group(JOBS_PER_GPU, workflow.group_settings.group_components)
+    except ConfigError as error:
+        config_error(str(error))
 
 
 def run_outputs(folder):

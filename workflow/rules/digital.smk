@@ -16,8 +16,9 @@ rule finetune_digital_tl:
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
     priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
+    group: gpu_share_group  # on SLURM, compute.jobs_per_gpu such jobs share one allocation and its GPU
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -41,8 +42,9 @@ rule train_digital_scratch:
         pretrained_dir=None,
     priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
+    group: gpu_share_group  # on SLURM, compute.jobs_per_gpu such jobs share one allocation and its GPU
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

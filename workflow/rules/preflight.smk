@@ -19,7 +19,7 @@ checkpoint preflight:
         simulators=ANALOG_SIMULATORS,
     priority: 100
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

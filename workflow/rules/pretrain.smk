@@ -14,7 +14,7 @@ rule pretrain:
     priority: PRETRAIN_PRIORITY
     threads: config["threads"]
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

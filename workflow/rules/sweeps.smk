@@ -22,8 +22,9 @@ rule finetune_analog_sweep:
         head_transfer_noise=config["analog"]["head_transfer_noise"],
         pretrained_dir=lambda wildcards, input: run_folder(input.pretrained),
     threads: config["threads"]
+    group: gpu_share_group  # on SLURM, compute.jobs_per_gpu such jobs share one allocation and its GPU
     resources:
-        gpu=GPUS_PER_JOB,
+        **GPU_JOB,
     conda:
         "../../envs/analog-tl.yaml"
     log:

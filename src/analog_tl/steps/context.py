@@ -9,7 +9,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from analog_tl import cpu_isa
 from analog_tl.errors import AnalogTLError, ConfigError, first_line
+from analog_tl.gpu_slots import job_gpu, jobs_per_gpu
 
 log = logging.getLogger("analog_tl")
 
@@ -54,6 +56,13 @@ def check_library(script_dir: str | None) -> None:
         )
 
 
+def gpu_slot(snakemake) -> contextlib.AbstractContextManager:  # type: ignore[no-untyped-def]
+    """A GPU job's GPU slot (its rule declares ``resources: gpu_jobs``; :mod:`analog_tl.gpu_slots`); none for others."""
+    if not getattr(getattr(snakemake, "resources", None), "gpu_jobs", 0):
+        return contextlib.nullcontext()
+    return job_gpu(jobs_per_gpu(snakemake.config), os.environ)
+
+
 def _log_traceback_to_files(error: BaseException) -> None:
     """Write ``error``'s traceback to the job's log file(s) only, not to the console."""
     record = logging.LogRecord(
@@ -69,6 +78,10 @@ def _log_traceback_to_files(error: BaseException) -> None:
 def snakemake_step(snakemake) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Set up a job from the ``snakemake`` object and report its errors.
 
+    The job's CPU code path is pinned first (``compute.cpu_isa``,
+    :mod:`analog_tl.cpu_isa`). A GPU job then takes its GPU slot
+    (:func:`gpu_slot`), before torch is imported, and holds it until the job ends.
+
     The project's own errors (:class:`~analog_tl.errors.AnalogTLError`: config,
     data, checksum, device, divergence) end as one line in the log and on the
     console, exit status 1. Any other exception is a bug or a resource problem
@@ -78,10 +91,14 @@ def snakemake_step(snakemake) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """
     log_path = snakemake.log[0] if snakemake.log else None
     configure_logging(log_path)
-    configure_threads(snakemake.threads)
     try:
-        check_library(getattr(snakemake, "scriptdir", None))
-        yield
+        cpu_level = cpu_isa.configured_level(getattr(snakemake, "config", {}))
+        cpu_isa.pin(cpu_level)  # before torch, numpy and aihwkit load: each reads its pin once, when it initialises
+        with gpu_slot(snakemake):
+            configure_threads(snakemake.threads)
+            cpu_isa.check_pinned(cpu_level)
+            check_library(getattr(snakemake, "scriptdir", None))
+            yield
     except AnalogTLError as error:
         log.error("%s: %s", type(error).__name__, error)
         sys.exit(1)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from analog_tl.cpu_isa import cpu_record
 from analog_tl.data.prepared import PreparedData
 from analog_tl.config import ExecutionConfig, TrainConfig, to_dict
 from analog_tl.training.artifacts import RunPaths, write_run
@@ -40,7 +41,10 @@ class RunContext:
 
 
 def compute_record(device: torch.device, tf32: bool = False) -> dict[str, Any]:
-    """The hardware a run used and what torch, Triton and aihwkit saw (recorded in ``run.json``)."""
+    """The hardware a run used and what torch, Triton and aihwkit saw (recorded in ``run.json``).
+
+    ``cpu_isa`` says which CPU code path each numerical library took (:func:`analog_tl.cpu_isa.cpu_record`).
+    """
     return {
         "torch_device": str(device),
         "tf32": tf32 and device.type == "cuda",
@@ -50,6 +54,7 @@ def compute_record(device: torch.device, tf32: bool = False) -> dict[str, Any]:
         "node": platform.node(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # None outside SLURM
         **devices_seen(),
+        "cpu_isa": cpu_record(),
     }
 
 
