@@ -4,8 +4,8 @@ test_simulator_gpu.py compares the Triton kernels with these. Where aihwkit
 and the C++ kernel are installed the cases are built on first use; a GPU
 machine without them reads a file written here beforehand::
 
-    .venv/bin/python tests/gpu_cases.py results/gpu-benchmark/gpu_cases.pt    # on a CPU machine
-    ANALOG_TL_GPU_CASES=results/gpu-benchmark/gpu_cases.pt python -m pytest tests/test_simulator_gpu.py
+    .venv/bin/python tests/gpu_cases.py results/gpu-check/inputs/gpu_cases.pt    # on a CPU machine
+    ANALOG_TL_GPU_CASES=results/gpu-check/inputs/gpu_cases.pt python -m pytest tests/test_simulator_gpu.py
 """
 
 from __future__ import annotations

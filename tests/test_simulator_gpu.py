@@ -2,7 +2,7 @@
 
 Without a GPU the Triton kernels run in Triton's interpreter on CPU tensors
 (conftest.py sets TRITON_INTERPRET=1), so the suite checks the very kernel
-source a GPU compiles; on a GPU machine (``scripts/benchmark_gpu.py`` runs this
+source a GPU compiles; on a GPU machine (``scripts/gpu_check.py`` runs this
 file there) they run on CUDA tensors. The C++ kernel on the CPU is the
 reference in both cases. Updates are compared bit for bit in the deterministic
 configuration of validation protocol V1 and in stochastic configurations (the

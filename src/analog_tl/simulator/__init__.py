@@ -23,7 +23,9 @@ Layout: :mod:`.settings` (what is simulated, scope check), :mod:`.tile`
 cached), :mod:`.gpu_kernels` and :mod:`.gpu_ops` (the GPU kernels and their
 launchers), :mod:`.backend` (which of the two runs), :mod:`.layers`
 (``AnalogLinear``), :mod:`.optim` (``AnalogSGD``), :mod:`.convert` (from an
-aihwkit model, same devices and state).
+aihwkit model, same devices and state), :mod:`.bundle` (a converted model as
+one file), :mod:`.population` (device populations drawn with torch as aihwkit
+draws them, for machines without aihwkit).
 
 Example (aihwkit builds the devices; training then needs torch only)::
 

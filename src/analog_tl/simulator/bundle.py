@@ -20,10 +20,9 @@ from torch import nn
 from analog_tl.config import ModelConfig, from_dict, to_dict
 from analog_tl.errors import DataError
 from analog_tl.io import atomic_path
-from analog_tl.simulator.convert import simulated_layers, tile_key
+from analog_tl.simulator.convert import simulated_layers
 from analog_tl.simulator.layers import AnalogLinear
 from analog_tl.simulator.settings import TileSettings
-from analog_tl.simulator.tile import SimTile
 
 FORMAT = "analog_tl simulator bundle 1"
 
@@ -94,49 +93,3 @@ def save(path: str | Path, model: nn.Module, model_cfg: ModelConfig | None = Non
 def load(path: str | Path, template: nn.Module | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """The model and record of the bundle file ``path`` (:func:`unpack`)."""
     return unpack(torch.load(path, map_location="cpu", weights_only=True), template, source=str(path))
-
-
-def with_sampled_devices(template: nn.Module, sample: SimTile, seed: int) -> nn.Module:
-    """``template`` with every ``nn.Linear`` on simulator tiles that share the devices of tile ``sample``.
-
-    For timing where the converted model is too large to carry (the paper
-    Swin's bundle is 1.5 GB): each tile's per-crosspoint device parameters are
-    the first out x in crosspoints of ``sample`` (one aihwkit-converted tile of
-    the largest tile size), its programmed weights the template's, clipped to
-    the devices' bounds; A and H start at zero. Not a conversion: the same
-    settings and device statistics, shared populations, no programming noise.
-    """
-    model = copy.deepcopy(template)
-    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-    for name in names:
-        linear = model.get_submodule(name)
-        analog = AnalogLinear(linear.in_features, linear.out_features, linear.bias is not None, sample.settings)
-        if max(analog.out_sizes) > sample.out_size or max(analog.in_sizes) > sample.in_size:
-            raise ValueError(f"{name}: a tile is larger than the {sample.out_size}x{sample.in_size} sample")
-        with torch.no_grad():
-            row0 = 0
-            for out_size, tiles in zip(analog.out_sizes, zip(*analog.tile_grid())):
-                col0 = 0
-                for tile in tiles:
-                    weight = linear.weight[row0:row0 + out_size, col0:col0 + tile.in_size]
-                    _fill_tile(tile, sample, weight)
-                    col0 += tile.in_size
-                row0 += out_size
-            if linear.bias is not None:
-                analog.bias.copy_(linear.bias)
-        for index, tile in enumerate(analog.tiles):
-            tile.key.fill_(tile_key(seed, name, index))
-        model.set_submodule(name, analog)
-    return model
-
-
-def _fill_tile(tile: SimTile, sample: SimTile, weight: torch.Tensor) -> None:
-    """Devices from the top-left corner of ``sample``; C = ``weight`` within the C devices' bounds."""
-    p, n = tile.out_size, tile.in_size
-    tile.device_fast.copy_(sample.device_fast[:, :p, :n])
-    tile.device_slow.copy_(sample.device_slow[:, :p, :n])
-    reference = tile.device_slow[4]  # the device computes on w + reference within [min, max] bound
-    low, high = tile.device_slow[3] - reference, tile.device_slow[2] - reference
-    tile.slow.copy_(torch.minimum(torch.maximum(weight.float(), low), high))
-    tile.slow_apparent.copy_(tile.slow)
-    tile.running_max.zero_()
