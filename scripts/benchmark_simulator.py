@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from analog_tl.cpu_isa import DEFAULT_LEVEL, LEVELS
+
 CASES = ("digital", "aihwkit", "reference", "fast")
 SIMULATED = ("reference", "fast")  # the fast simulator, with the update's reference or default path
 
@@ -53,8 +55,15 @@ def _step_times(model, optimizer, batch: int, steps: int, classes: int = 5) -> l
     return times[1:]
 
 
-def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, profile: str | None = None) -> dict:
-    """Build the model for ``case`` and time ``steps`` training steps (``profile``: write their cProfile there)."""
+def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, profile: str | None = None,
+             cpu_level: str = DEFAULT_LEVEL) -> dict:
+    """Build the model for ``case`` and time ``steps`` training steps (``profile``: write their cProfile there).
+
+    ``cpu_level`` pins the numerical libraries' CPU code path first, as a workflow step does (``compute.cpu_isa``).
+    """
+    from analog_tl import cpu_isa
+
+    cpu_isa.pin(cpu_level)
     import torch
 
     from analog_tl.analog.rpu import build_rpu_config
@@ -93,7 +102,7 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, p
         times = _step_times(model, optimizer, batch, steps)
     per_step = {f"{name}_seconds": phases[name] / (steps + 1) for name in phases}  # warm-up step included
     return {
-        "model": model_name, "batch": batch, "simulator": case, "threads": threads, "steps": steps,
+        "model": model_name, "batch": batch, "simulator": case, "threads": threads, "steps": steps, "cpu_isa": cpu_level,
         "step_seconds": statistics.median(times), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **per_step,
     }
@@ -133,9 +142,10 @@ def _time_phases() -> dict[str, float]:
     return totals
 
 
-def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int, profile: Path | None) -> dict:
+def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int, profile: Path | None,
+                   cpu_level: str) -> dict:
     where = str(profile / f"profile_{model}_b{batch}_{case}.txt") if profile and case in SIMULATED else None
-    cmd = [sys.executable, __file__, "--case", json.dumps([model, batch, case, steps, threads, where])]
+    cmd = [sys.executable, __file__, "--case", json.dumps([model, batch, case, steps, threads, where, cpu_level])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -182,6 +192,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/simulator.csv"))
     parser.add_argument("--profile", type=Path, help="folder for a cProfile of each fast-simulator case (text)")
+    parser.add_argument("--cpu-isa", choices=LEVELS, default=DEFAULT_LEVEL,
+                        help="CPU code path of the numerical libraries, as compute.cpu_isa (default: %(default)s)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -192,7 +204,8 @@ def main() -> None:
         for batch in args.batches:
             for case in CASES:
                 start = time.perf_counter()
-                rows.append(_in_subprocess(model, batch, case, _steps(model, args), args.threads, args.profile))
+                rows.append(_in_subprocess(model, batch, case, _steps(model, args), args.threads, args.profile,
+                                           args.cpu_isa))
                 print(f"{model} batch {batch} {case}: {rows[-1]['step_seconds']:.4f} s/step "
                       f"(case took {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     import pandas as pd

@@ -215,17 +215,25 @@ def test_hfo2_table_equals_fast_lr_tables():
 def test_simulator_speed_table_equals_benchmark_csv():
     rows = {(r["model"], r["batch"], r["simulator"]): r for r in _csv("benchmark/simulator.csv")}
     table = _table(_section("### The fast simulator (`analog.simulator: fast`)"), "model")
-    assert len(table) == len(rows) // 3
+    simulators = ("digital", "aihwkit", "reference", "fast")
+    assert len(table) == len(rows) // len(simulators)
     mismatches: list[str] = []
     for row in table:
-        case = {sim: rows[(row["model"], row["batch"], sim)] for sim in ("digital", "aihwkit", "fast")}
+        case = {sim: rows[(row["model"], row["batch"], sim)] for sim in simulators}
         step = {sim: float(r["step_seconds"]) for sim, r in case.items()}
+        update = {sim: float(case[sim]["analog_update_seconds"]) for sim in ("reference", "fast")}
         where = f"{row['model']} batch {row['batch']}"
         _check(mismatches, f"{where} digital", row["digital (s)"], step["digital"])
         _check(mismatches, f"{where} aihwkit", row["aihwkit c-TTv2 (s)"], step["aihwkit"])
+        _check(mismatches, f"{where} reference", row["fast, reference update (s)"], step["reference"])
         _check(mismatches, f"{where} fast", row["fast (s)"], step["fast"])
         _check(mismatches, f"{where} fast / digital", row["fast / digital"], step["fast"] / step["digital"])
         _check(mismatches, f"{where} aihwkit / fast", row["aihwkit / fast"], step["aihwkit"] / step["fast"])
+        _check(mismatches, f"{where} update speed-up", row["update: reference / fast"],
+               update["reference"] / update["fast"])
+        phases = row["fast: forward / backward / update (s)"].split(" / ")
+        for cell, phase in zip(phases, ("forward", "backward", "update"), strict=True):
+            _check(mismatches, f"{where} {phase}", cell, float(case["fast"][f"analog_{phase}_seconds"]))
         for cell, sim in zip(row["peak RSS aihwkit / fast (MiB)"].split(" / "), ("aihwkit", "fast")):
             _check(mismatches, f"{where} RSS {sim}", cell, float(case[sim]["peak_rss_mib"]))
     assert not mismatches, "\n".join(mismatches)
