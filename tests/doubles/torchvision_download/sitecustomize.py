@@ -43,9 +43,7 @@ def _write_fake(dataset, names: list[str], label_key: str, meta_key: str) -> Non
         log.write(f"{type(dataset).__name__} {Path(dataset.root).resolve()}\n")
 
 
-def _install() -> None:
-    import torchvision.datasets.cifar as cifar
-
+def _patch(cifar) -> None:  # noqa: ANN001 - the module torchvision.datasets.cifar
     def complete(self) -> bool:
         return (Path(self.root) / self.base_folder / MARKER).is_file()
 
@@ -62,7 +60,34 @@ def _install() -> None:
     cifar.check_integrity = lambda *args, **kwargs: True
 
 
+class _PatchOnImport:
+    """Patches torchvision's CIFAR module when the step imports it, not at start-up.
+
+    Importing torchvision here would load numpy and torch before the step
+    pins their CPU code path (analog_tl.cpu_isa), which the step refuses.
+    """
+
+    target = "torchvision.datasets.cifar"
+
+    def find_spec(self, name, path, target=None):  # noqa: ANN001, ANN201 - importlib's finder protocol
+        if name != self.target:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_patch(module) -> None:  # noqa: ANN001
+            exec_module(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_and_patch
+        return spec
+
+
 if os.environ.get("ANALOG_TL_DOWNLOAD_LOG") and any(
     name in (sys.argv[0] if sys.argv else "") for name in ("download_data", "prepare_data")
 ):
-    _install()
+    sys.meta_path.insert(0, _PatchOnImport())
