@@ -179,22 +179,18 @@ def with_drawn_devices(template: nn.Module, settings: TileSettings, population: 
     for name in names:
         linear = model.get_submodule(name)
         analog = AnalogLinear(linear.in_features, linear.out_features, linear.bias is not None, settings).to(device)
-        # analog.tiles order: input split outer, output split inner
-        offsets = [(row0, col0) for col0 in _starts(analog.in_sizes) for row0 in _starts(analog.out_sizes)]
+        # the weight's blocks in analog.tiles' order: input split outer, output split inner
+        blocks = [block for columns in torch.split(linear.weight, analog.in_sizes, dim=1)
+                  for block in torch.split(columns, analog.out_sizes, dim=0)]
         with torch.no_grad():
-            for index, (tile, (row0, col0)) in enumerate(zip(analog.tiles, offsets)):
+            for index, (tile, block) in enumerate(zip(analog.tiles, blocks, strict=True)):
                 fill_devices(tile, population, tile_seed(seed, name, index))
-                _program(tile, linear.weight[row0:row0 + tile.out_size, col0:col0 + tile.in_size])
+                _program(tile, block)
                 tile.key.fill_(tile_key(seed, name, index))
             if linear.bias is not None:
                 analog.bias.copy_(linear.bias)
         model.set_submodule(name, analog)
     return model
-
-
-def _starts(sizes: list[int]) -> list[int]:
-    """The first index of each consecutive chunk of ``sizes``."""
-    return [sum(sizes[:k]) for k in range(len(sizes))]
 
 
 def _program(tile: SimTile, weight: torch.Tensor) -> None:
