@@ -20,7 +20,7 @@ scripts/, src/, envs/ and containers/ (no results/), with ``-n`` appended:
   locally must give ``--cores``/``--jobs`` itself or through its profile (a
   dry run sets cores=1 when none is given and so hides Snakemake's "cores have
   to be specified" error; checked here from the arguments and the profile);
-- data: the folder archives of config/real-small.yaml (``../shared/data/...``,
+- data: the folder archives of config/real-small.yaml (``data/...``,
   checked for existence while the DAG is built) are empty stand-in files at
   the same paths relative to the copy's root; a dry run never reads them.
   config/paper.yaml's torchvision source needs nothing at DAG time;
