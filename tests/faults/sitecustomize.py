@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 
 def _kill() -> None:
@@ -26,10 +27,11 @@ def _kill() -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
-def _install(kind: str, count: int) -> None:
+def _install(kind: str, count: int, loop) -> None:  # noqa: ANN001 - the module analog_tl.training.loop
+    """Patch the just-imported training loop (and the resume store it imported) to kill at the fault point."""
     import torch
 
-    from analog_tl.training import loop, resume
+    from analog_tl.training import resume
 
     seen = {"n": 0}
 
@@ -68,12 +70,17 @@ def _install(kind: str, count: int) -> None:
                 _kill()
 
         resume.torch.save = torch_save
-    else:
-        raise ValueError(f"ANALOG_TL_FAULT: unknown fault kind {kind!r}")
 
 
 _fault = os.environ.get("ANALOG_TL_FAULT")
 _script = os.environ.get("ANALOG_TL_FAULT_SCRIPT", "")
 if _fault and _script and any(arg.endswith(f".{_script}.py") for arg in sys.argv[:1]):
     _kind, _count = _fault.split(":")
-    _install(_kind, int(_count))
+    if _kind not in ("step", "after_state", "state_write"):
+        raise ValueError(f"ANALOG_TL_FAULT: unknown fault kind {_kind!r}")
+    # Installed when the step imports its training loop, after it pinned the CPU code path: importing torch
+    # here, at start-up, would load it before the pin (analog_tl.cpu_isa), which the step refuses.
+    sys.path.append(str(Path(__file__).resolve().parents[1] / "doubles"))
+    from patch_on_import import patch_on_import
+
+    patch_on_import("analog_tl.training.loop", lambda loop: _install(_kind, int(_count), loop))

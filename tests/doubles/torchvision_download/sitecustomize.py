@@ -60,34 +60,11 @@ def _patch(cifar) -> None:  # noqa: ANN001 - the module torchvision.datasets.cif
     cifar.check_integrity = lambda *args, **kwargs: True
 
 
-class _PatchOnImport:
-    """Patches torchvision's CIFAR module when the step imports it, not at start-up.
-
-    Importing torchvision here would load numpy and torch before the step
-    pins their CPU code path (analog_tl.cpu_isa), which the step refuses.
-    """
-
-    target = "torchvision.datasets.cifar"
-
-    def find_spec(self, name, path, target=None):  # noqa: ANN001, ANN201 - importlib's finder protocol
-        if name != self.target:
-            return None
-        import importlib.machinery
-
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_and_patch(module) -> None:  # noqa: ANN001
-            exec_module(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_and_patch
-        return spec
-
-
 if os.environ.get("ANALOG_TL_DOWNLOAD_LOG") and any(
     name in (sys.argv[0] if sys.argv else "") for name in ("download_data", "prepare_data")
 ):
-    sys.meta_path.insert(0, _PatchOnImport())
+    # Patched when the step imports it: importing torchvision here would load numpy before the CPU pin.
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/doubles
+    from patch_on_import import patch_on_import
+
+    patch_on_import("torchvision.datasets.cifar", _patch)
