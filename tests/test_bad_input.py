@@ -109,6 +109,8 @@ CONFIG_MISTAKES = [
     ("zero threads", _set("threads", 0), "threads: 0 is less than the minimum of 1"),
     ("resume interval of zero", _set("resume.every_epochs", 0), "resume.every_epochs: 0 is less than the minimum of 1"),
     ("unknown training algorithm", _set("compare.algorithms", ["ttv5"]), "compare.algorithms.0: 'ttv5' is not one of"),
+    ("sweep task not among the tasks", _set("sweeps.tasks", ["10class"]),
+     "sweeps.tasks: ['10class'] not among the config's tasks"),
     ("ablation device not among the devices", _set("compare.ablation_device", "pcm"),
      "compare.ablation_device: 'pcm' is not a key of compare.devices"),
 ]

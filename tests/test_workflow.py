@@ -265,6 +265,24 @@ def test_adding_a_task_remakes_every_table_with_it(copy_of_run):
     assert jobs["finetune_digital_tl"] == jobs["train_digital_scratch"] == 1
 
 
+def test_sweeps_and_comparison_run_only_on_their_tasks(copy_of_run):
+    """sweeps.tasks / compare.tasks: a new task gets the main grid only; narrowing the lists retrains nothing."""
+    config = json.loads(json.dumps(TINY))
+    config["tasks"]["pair"] = ["frame+stripes", "plus+triangle"]
+    config["sweeps"]["tasks"] = config["compare"]["tasks"] = list(TINY["tasks"])
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert jobs["write_run_plan"] == 1 and jobs["finetune_digital_tl"] == 1, jobs  # the main grid's tables only
+    assert not {"finetune_analog_sweep", "aggregate_sweep", "finetune_compare", "aggregate_compare"} & set(jobs), jobs
+
+    config = json.loads(json.dumps(TINY))
+    config["sweeps"]["tasks"] = config["compare"]["tasks"] = [next(iter(TINY["tasks"]))]
+    write_config(copy_of_run, config)
+    jobs = planned_jobs(copy_of_run)
+    assert jobs["write_run_plan"] == 6 and jobs["aggregate_sweep"] == 5 and jobs["aggregate_compare"] == 1, jobs
+    assert not {"finetune_analog_sweep", "finetune_compare", "finetune_analog_tl"} & set(jobs), jobs
+
+
 def test_adding_a_seed_remakes_the_tables_with_it(copy_of_run):
     config = json.loads(json.dumps(TINY))
     config["finetune"]["seeds"] = [0, 1]

@@ -63,6 +63,14 @@ def _check_tasks(cfg):
             )
 
 
+def _check_section_tasks(cfg):
+    """sweeps.tasks and compare.tasks may only name tasks of the config."""
+    for section in ("sweeps", "compare"):
+        unknown = [t for t in cfg[section]["tasks"] if t not in cfg["tasks"]]
+        if unknown:
+            config_error(f"{section}.tasks: {unknown} not among the config's tasks {list(cfg['tasks'])}")
+
+
 def _check_data(data):
     """A folder source needs both paths, and they must exist (a typo fails here, not after hours)."""
     if data["source"] != "folder":
@@ -83,6 +91,7 @@ def _check_config(cfg):
     for key in ("sps", "spv", "pulse_noise", "dtod", "lrs"):
         _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
     _check_tasks(cfg)
+    _check_section_tasks(cfg)
     ablation = cfg["compare"]["ablation_device"]
     if ablation is not None and ablation not in cfg["compare"]["devices"]:
         config_error(f"compare.ablation_device: {ablation!r} is not a key of compare.devices {sorted(cfg['compare']['devices'])}")
@@ -96,6 +105,8 @@ validate_config(config)
 _check_config(config)
 
 TASKS = list(config["tasks"])
+SWEEP_TASKS = config["sweeps"]["tasks"] or TASKS  # the tasks that run the device sweeps
+COMPARE_TASKS = config["compare"]["tasks"] or TASKS  # the tasks that run the comparison
 # Sweep axes: one per SpS reading (sps_<reading>), then SpV, pulse noise, device-to-device (src/analog_tl/analog/sweeps.py).
 SWEEP_NAMES = [f"sps_{r}" for r in config["sweeps"]["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
 SPS_AXES = SWEEP_NAMES[: len(config["sweeps"]["sps_readings"])]
@@ -301,10 +312,10 @@ def sweep_values(name):
 
 
 def sweep_run_folders(name):
-    """Every run folder of sweep axis ``name`` (all tasks, values, learning rates, seeds; the task's analog TL fast_lr)."""
+    """Every run folder of sweep axis ``name`` (sweep tasks, values, learning rates, seeds; the task's analog TL fast_lr)."""
     return [
         f"results/sweeps/{task}/{name}~{value}/fast_lr~{selected_fast_lr(task, 'analog_tl')}/lr~{lr}/seed~{seed}"
-        for task in TASKS
+        for task in SWEEP_TASKS
         for value in sweep_values(name)
         for lr in SWEEP_LRS
         for seed in SEEDS
@@ -346,11 +357,11 @@ def run_plan(table):
                 "frozen_digital_ablation": config["analog"]["frozen_digital_ablation"]}
     if table == "compare":
         arms = [list(arm) for arm in compare_arms()]
-        return {"tasks": TASKS, "seeds": SEEDS, "arms": arms,
+        return {"tasks": COMPARE_TASKS, "seeds": SEEDS, "arms": arms,
                 "points": {a: sorted(grid_points(a)) for a, _, _ in compare_arms()}}
     sweep = table.removeprefix("sweeps/")
     if table.startswith("sweeps/") and sweep in SWEEP_NAMES:
-        return {"tasks": TASKS, "seeds": SEEDS, "values": sweep_values(sweep), "lrs": SWEEP_LRS}
+        return {"tasks": SWEEP_TASKS, "seeds": SEEDS, "values": sweep_values(sweep), "lrs": SWEEP_LRS}
     raise ValueError(f"no run plan for table {table!r}")
 
 
@@ -454,11 +465,11 @@ def buildable_pairs():
 
 
 def compare_run_folders():
-    """Every comparison run folder of a buildable pair: tasks x arms x grid points x seeds."""
+    """Every comparison run folder of a buildable pair: comparison tasks x arms x grid points x seeds."""
     ok = buildable_pairs()
     return [
         COMPARE_RUN.format(task=task, algorithm=a, device=d, layers=layers, point=point, seed=seed)
-        for task in TASKS
+        for task in COMPARE_TASKS
         for a, d, layers in compare_arms()
         if (a, d) in ok
         for point in grid_points(a)

@@ -99,7 +99,7 @@ rule plot_fig6:
         # the digital reference lines: the digital runs themselves, so the figures need not wait for the analog grid
         references=expand(
             "results/runs/{task}/{mode}/seed~{seed}/{file}",
-            task=TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
+            task=COMPARE_TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
         ),
     output:
         png=report(
@@ -128,7 +128,7 @@ rule plot_fig_layers:
         # the digital reference lines: the digital runs themselves, so the figures need not wait for the analog grid
         references=expand(
             "results/runs/{task}/{mode}/seed~{seed}/{file}",
-            task=TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
+            task=COMPARE_TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
         ),
     output:
         png=report(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import platform
 import sys
@@ -35,16 +36,23 @@ class RunPaths:
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of the interpreter and the packages that shape the results."""
+    """Versions of the interpreter and the packages that shape the results.
+
+    A package the job has loaded reports its ``__version__`` (torch's includes
+    its build, e.g. ``2.14.1+cu130``); one it has not loaded reports its
+    installed distribution's version, read from the package metadata instead of
+    importing it (importing aihwkit and Snakemake cost each job about a second).
+    """
     versions = {"python": platform.python_version(), "platform": platform.platform()}
     for name in ("torch", "torchvision", "aihwkit", "timm", "snakemake", "numpy"):
         module = sys.modules.get(name)
-        if module is None:
-            try:
-                module = __import__(name)
-            except ImportError:
-                continue
-        versions[name] = getattr(module, "__version__", "unknown")
+        if module is not None:
+            versions[name] = getattr(module, "__version__", "unknown")
+            continue
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     return versions
 
 
