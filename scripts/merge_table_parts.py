@@ -1,4 +1,4 @@
-"""Figs. 2 and 3 and their tables from a run grid made in parts (not a workflow step; run by hand).
+"""Figs. 2 to 5 and their tables from a run grid made in parts (not a workflow step; run by hand).
 
 A grid too long for one sitting (config/real-small.yaml: about 7 h on 2 cores) can be run in parts,
 each part's tables kept (a results documentation folder) or its workflow folder still at hand. This
@@ -8,10 +8,15 @@ the config's grid (rows off the grid are left out), and writes what the workflow
 aggregate_tables, headline_tables, plot_fig2 and plot_fig3 would write, with the same library calls
 and captions, to ``OUT/results/tables/`` and ``OUT/results/figures/``::
 
-    .venv/bin/python scripts/merge_table_parts.py --config CONFIG --out OUT PART [PART ...]
+    .venv/bin/python scripts/merge_table_parts.py --config CONFIG --out OUT [--grid main|sweeps|all] PART [PART ...]
 
-A PART is a folder with the workflow's ``runs.csv``, ``epochs.csv``, ``transfer_noise.csv`` (and
-``fast_lr.csv``), or a workflow folder whose ``results/runs`` hold finished runs.
+``--grid main`` (the default): Figs. 2 and 3. A PART is a folder with the workflow's ``runs.csv``,
+``epochs.csv``, ``transfer_noise.csv`` (and ``fast_lr.csv``), or a workflow folder whose
+``results/runs`` hold finished runs. ``--grid sweeps``: the device sweeps (``tables/sweeps/`` and
+Figs. 4, 5 and SpV). A PART is a folder with ``sweeps/<axis>_runs.csv`` tables, or a workflow folder
+whose ``results/sweeps`` hold finished runs. ``--grid all``: both, from the same parts. Every call
+also scores the paper's claims that the merged tables allow (``claims.csv``, ``verdicts.csv``:
+``docs/protocol.md``).
 """
 
 from __future__ import annotations
@@ -20,21 +25,33 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
+from analog_tl.analog.devices import device_caption
 from analog_tl.errors import AnalogTLError, ConfigError, first_line
-from analog_tl.results.captions import settings_caption
-from analog_tl.results.figures import write_fig2, write_fig3
-from analog_tl.results.parts import Grid, merge_parts, write_merged
-from analog_tl.results.tables import write_headline_tables
+from analog_tl.results.captions import settings_caption, sweep_caption
+from analog_tl.results.figures import plot_sweeps, save_figure, write_fig2, write_fig3
+from analog_tl.results.parts import Grid, SweepGrid, merge_parts, merge_sweep_parts, write_merged, write_merged_sweeps
+from analog_tl.results.selection import summarise_sweeps
+from analog_tl.results.tables import with_protocol_scores, write_claim_tables, write_headline_tables
 from analog_tl.workflow_config import read_workflow_config
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def write_outputs(config: dict, parts: list[Path], out: Path) -> None:
-    """Merged tables, headline tables and Figs. 2 and 3 under ``out/results``."""
-    tables, figures = out / "results" / "tables", out / "results" / "figures"
+# The sweep figures: (file stem, axes, title), as the workflow's rules plot_fig4, plot_fig_spv and plot_fig5 make them.
+SWEEP_FIGURES = (
+    ("fig4_test_error_vs_sps", "sps", "Fig. 4: analog TL against symmetry point skew, one panel per reading "
+     "(bottom: measured symmetry point)"),
+    ("fig_spv_test_error_vs_spv", "spv", "Symmetry point variability: analog TL against SpV"),
+    ("fig5_test_error_vs_pulse_noise_and_dtod", "pulse", "Fig. 5: analog TL against pulse update noise and "
+     "device-to-device variability"),
+)
+
+
+def write_main(config: dict, parts: list[Path], tables: Path, figures: Path) -> pd.DataFrame:
+    """Merged main-grid tables, headline tables and Figs. 2 and 3; returns the merged runs table."""
     for path in write_merged(merge_parts(parts, Grid.from_config(config)), tables):
         print(f"wrote {path} ({sum(1 for _ in path.open()) - 1} rows)")
     write_headline_tables(str(tables / "runs.csv"), str(tables / "critical_noise.csv"), str(tables / "summary.csv"))
@@ -44,16 +61,50 @@ def write_outputs(config: dict, parts: list[Path], out: Path) -> None:
     write_fig3(tables / "runs.csv", tables / "transfer_noise.csv", tables / "critical_noise.csv", caption, device,
                figures / "fig3_test_error_vs_transfer_noise.png", figures / "fig3_test_error_vs_transfer_noise.pdf")
     print(f"wrote {tables / 'critical_noise.csv'}, {tables / 'summary.csv'} and Figs. 2 and 3 under {figures}")
+    return with_protocol_scores(pd.read_csv(tables / "runs.csv"), pd.read_csv(tables / "epochs.csv"))
+
+
+def _figure_axes(group: str, axes: tuple[str, ...]) -> list[str]:
+    if group == "sps":
+        return [a for a in axes if a.startswith("sps_")]
+    return ["spv"] if group == "spv" else ["pulse_noise", "dtod"]
+
+
+def write_sweeps(config: dict, parts: list[Path], tables: Path, figures: Path) -> dict[str, pd.DataFrame]:
+    """Merged sweep tables (learning rates selected again over all parts) and Figs. 4, 5 and SpV."""
+    grid = SweepGrid.from_config(config)
+    merged = merge_sweep_parts(parts, grid)
+    for path in write_merged_sweeps(merged, tables / "sweeps"):
+        print(f"wrote {path} ({sum(1 for _ in path.open()) - 1} rows)")
+    device = device_caption(config["analog"]["device"])
+    for stem, group, title in SWEEP_FIGURES:
+        axes = _figure_axes(group, grid.axes)
+        summary = pd.concat([summarise_sweeps(merged[a]) for a in axes], ignore_index=True)
+        figure = plot_sweeps(summary, axes, title, sweep_caption(config, axes) + "; nominal " + device)
+        save_figure(figure, figures / f"{stem}.png", figures / f"{stem}.pdf")
+    print(f"wrote the sweep figures under {figures}")
+    return merged
+
+
+def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main") -> None:
+    """Merged tables and figures of ``grid`` (main, sweeps or all) under ``out/results``, and the claims' verdicts."""
+    tables, figures = out / "results" / "tables", out / "results" / "figures"
+    runs = write_main(config, parts, tables, figures) if grid in ("main", "all") else pd.DataFrame()
+    sweeps = write_sweeps(config, parts, tables, figures) if grid in ("sweeps", "all") else {}
+    verdicts = write_claim_tables(runs, sweeps, tables / "claims.csv", tables / "verdicts.csv")
+    print(f"wrote {tables / 'claims.csv'} and {tables / 'verdicts.csv'} ({len(verdicts)} claims scored)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, type=Path, help="the workflow config the grid was run with")
     parser.add_argument("--out", required=True, type=Path, help="folder to write results/tables and results/figures in")
+    parser.add_argument("--grid", choices=("main", "sweeps", "all"), default="main",
+                        help="main: Figs. 2 and 3; sweeps: the device sweeps; all: both (default: main)")
     parser.add_argument("parts", nargs="+", type=Path, help="table folders or workflow folders")
     args = parser.parse_args(argv)
     try:
-        write_outputs(read_workflow_config(args.config, SCHEMA), args.parts, args.out)
+        write_outputs(read_workflow_config(args.config, SCHEMA), args.parts, args.out, args.grid)
     except (AnalogTLError, OSError, yaml.YAMLError) as error:
         print(f"merge_table_parts: {first_line(error)}", file=sys.stderr)
         return 2

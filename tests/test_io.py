@@ -79,7 +79,7 @@ def test_table_figure_json_model_and_data_writers_leave_nothing_partial(tmp_path
 
 def test_run_folder_gets_final_json_last(tmp_path, monkeypatch):
     """``final.json`` (what tables read) is written only after the model and the record are in place."""
-    history = [EpochMetrics(0, math.nan, 0.5, 0.5, 0.5, 1.0), EpochMetrics(1, 0.4, 0.2, 0.2, 0.2, 1.0)]
+    history = [EpochMetrics(0, math.nan, 0.5, 0.5, 0.7, 0.5, 1.0), EpochMetrics(1, 0.4, 0.2, 0.2, 0.6, 0.2, 1.0)]
     monkeypatch.setattr(torch, "save", _crash_after_partial_write(torch.save))
     with pytest.raises(Crash):
         write_run(RunPaths.in_folder(tmp_path), history, {"w": torch.ones(1)}, {})

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analog_tl.results.parts import KEYS, Grid, PartsError, merge_parts
+from analog_tl.results.parts import KEYS, Grid, PartsError, SweepGrid, merge_parts, merge_sweep_parts
 
 REPO = Path(__file__).resolve().parents[1]
 TAU0 = REPO / "docs" / "results" / "real-small-tau0"
@@ -141,3 +141,82 @@ def test_a_run_made_with_other_settings_is_refused(tmp_path):
     edit_csv(part / "runs.csv", lambda t: t.assign(epochs=t["epochs"].where(t["run"] != run, 8)))
     with pytest.raises(PartsError, match=rf"^{run}: epochs 8, the config says 100"):
         merge_parts([part], GRID_2CLASS)
+
+
+# --- the device sweeps: the committed demo sweeps of config/config.yaml (2-class task, 2 values per axis) ---
+
+DEMO = REPO / "docs" / "results" / "default"
+DEMO_CONFIG = REPO / "config" / "config.yaml"
+
+
+def _sweep_grid() -> SweepGrid:
+    from analog_tl.workflow_config import read_workflow_config
+
+    return SweepGrid.from_config(read_workflow_config(DEMO_CONFIG, REPO / "workflow" / "schemas" / "config.schema.yaml"))
+
+
+def _split_sweeps(tmp_path: Path) -> tuple[Path, Path]:
+    """Two parts of the demo sweeps (seed 0): one learning rate each, both with every run of value 0 (the overlap)."""
+    first, second = tmp_path / "first" / "sweeps", tmp_path / "second" / "sweeps"
+    first.mkdir(parents=True)
+    second.mkdir(parents=True)
+    for path in sorted((DEMO / "sweeps").glob("*_runs.csv")):
+        table = pd.read_csv(path)
+        table = table.assign(test_error_selected=table["test_error_at_best_val"],  # stand-ins for the
+                             test_error_last=table["final_test_error"],  # protocol's scores, which the
+                             test_error_last10=table["final_test_error"])  # demo tables predate
+        zero = table["sweep_value"] == 0
+        table[zero | (table["lr"] == 0.01)].to_csv(first / path.name, index=False)
+        table[zero | (table["lr"] != 0.01)].to_csv(second / path.name, index=False)
+    return first.parent, second.parent
+
+
+def test_sweep_parts_merge_into_the_committed_sweep_tables(tmp_path):
+    grid = _sweep_grid()
+    merged = merge_sweep_parts(list(_split_sweeps(tmp_path)), grid)
+    assert sorted(merged) == sorted(grid.axes)
+    for axis, runs in merged.items():
+        expected = pd.read_csv(DEMO / "sweeps" / f"{axis}_runs.csv").sort_values("run").reset_index(drop=True)
+        expected = expected.drop(columns="selected").assign(selected=expected["selected"])
+        got = runs.sort_values("run").reset_index(drop=True)[expected.columns]
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)  # the same learning rates selected
+
+
+def test_a_sweep_run_that_differs_between_parts_is_named_with_the_column(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    run = "results/sweeps/2class/dtod~0.0/fast_lr~0.1/lr~0.05/seed~0"
+    edit_csv(first / "sweeps" / "dtod_runs.csv", lambda t: t.assign(
+        best_val_error=t["best_val_error"].where(t["run"] != run, 0.9)))
+    with pytest.raises(PartsError, match=rf"runs: {{'run': '{run}'}} differs between parts .* in best_val_error$"):
+        merge_sweep_parts([first, second], _sweep_grid())
+
+
+def test_a_sweep_run_missing_from_every_part_is_named(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    edit_csv(second / "sweeps" / "spv_runs.csv",
+             lambda t: t[~((t["sweep_value"] == 10) & (t["lr"] == 0.05))])
+    with pytest.raises(PartsError, match=r"lack 1 sweep run\(s\) .*: spv 2class 10 % lr 0.05 seed 0$"):
+        merge_sweep_parts([first, second], _sweep_grid())
+
+
+def test_a_sweep_run_with_other_epochs_is_refused(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    edit_csv(first / "sweeps" / "pulse_noise_runs.csv",
+             lambda t: t.assign(epochs=t["epochs"].where(t["sweep_value"] == 0, 20)))  # a run in this part only
+    with pytest.raises(PartsError, match=r"pulse_noise.*: epochs 20, the config says 10"):
+        merge_sweep_parts([first, second], _sweep_grid())
+
+
+def test_the_script_merges_sweep_parts_into_tables_figures_and_verdicts(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config", str(DEMO_CONFIG), "--out",
+         str(out), "--grid", "sweeps", str(first), str(second)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    tables = out / "results" / "tables"
+    assert (tables / "sweeps" / "dtod_summary.csv").is_file() and (tables / "verdicts.csv").is_file()
+    for stem in ("fig4_test_error_vs_sps", "fig_spv_test_error_vs_spv", "fig5_test_error_vs_pulse_noise_and_dtod"):
+        assert (out / "results" / "figures" / f"{stem}.png").stat().st_size > 10_000
+    verdicts = pd.read_csv(tables / "verdicts.csv")
+    assert set(verdicts["claim"]) == {"sps_range_skew", "sps_reference_shift", "spv", "pulse_noise", "dtod"}

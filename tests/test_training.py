@@ -29,9 +29,25 @@ def test_digital_training_learns_a_separable_task(stripes):
     assert history[-1].train_loss < 0.5
 
 
+def test_validation_loss_is_the_mean_cross_entropy_of_the_validation_set(stripes):
+    """``val_loss`` is recorded per epoch; after training it equals the loss recomputed in one batch."""
+    from analog_tl.data.batches import eval_batches
+
+    config = TrainConfig(epochs=2, batch_size=8, lr=0.05, momentum=0.9)
+    model = build_model(ModelConfig(preset="tiny"), 2, seed=0)
+    history = fit(model, lambda m: digital_optimizer(m, config), stripes, config, CPU, "test")
+    model.eval()
+    (x, y), = eval_batches(stripes.val, len(stripes.val))
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(model(x), y).item()
+    assert history[-1].val_loss == pytest.approx(expected, rel=1e-5)
+    assert history[0].val_loss != history[-1].val_loss  # recorded per epoch, not once
+    assert all(math.isfinite(m.val_loss) for m in history)
+
+
 def test_digital_training_is_bit_reproducible(stripes):
     a, b = _train(stripes, epochs=2), _train(stripes, epochs=2)
-    strip = lambda h: [(m.train_loss, m.train_error, m.val_error, m.test_error) for m in h]  # noqa: E731
+    strip = lambda h: [(m.train_loss, m.train_error, m.val_error, m.val_loss, m.test_error) for m in h]  # noqa: E731
     assert strip(a) == strip(b)
     c = _train(stripes, epochs=2, seed=1)
     assert strip(a) != strip(c)
@@ -71,10 +87,23 @@ def test_learning_rate_schedules():
 
 def test_summary_selects_on_validation_error_only():
     history = [
-        EpochMetrics(0, math.nan, 0.5, 0.5, 0.5, 1.0),
-        EpochMetrics(1, 0.6, 0.3, 0.20, 0.40, 1.0),  # best validation
-        EpochMetrics(2, 0.5, 0.2, 0.25, 0.10, 1.0),  # best test: must not be selected
+        EpochMetrics(0, math.nan, 0.5, 0.5, 0.7, 0.5, 1.0),
+        EpochMetrics(1, 0.6, 0.3, 0.20, 0.6, 0.40, 1.0),  # best validation
+        EpochMetrics(2, 0.5, 0.2, 0.25, 0.5, 0.10, 1.0),  # best test: must not be selected
     ]
     summary = summarise(history)
     assert summary["best_val_epoch"] == 1 and summary["test_error_at_best_val"] == 0.40
+    assert summary["best_val_loss"] == 0.6
     assert summary["final_test_error"] == 0.10 and summary["train_seconds"] == 3.0
+
+
+def test_summary_breaks_validation_error_ties_by_validation_loss():
+    """Tied validation errors: the lower validation loss wins, not the earliest epoch (the protocol's rule)."""
+    history = [
+        EpochMetrics(0, math.nan, 0.5, 0.5, 0.7, 0.5, 1.0),
+        EpochMetrics(1, 0.6, 0.3, 0.20, 0.60, 0.40, 1.0),
+        EpochMetrics(2, 0.5, 0.2, 0.20, 0.45, 0.15, 1.0),  # same error, lower loss: selected
+        EpochMetrics(3, 0.4, 0.1, 0.20, 0.50, 0.30, 1.0),
+    ]
+    summary = summarise(history)
+    assert (summary["best_val_epoch"], summary["test_error_at_best_val"], summary["best_val_loss"]) == (2, 0.15, 0.45)

@@ -16,6 +16,7 @@ from snakemake.utils import validate
 from analog_tl.errors import ConfigError
 from analog_tl.gpu_slots import job_group, job_resources, jobs_per_gpu
 from analog_tl.results.captions import settings_caption as caption_of_config
+from analog_tl.results.captions import sweep_caption as caption_of_sweeps
 from analog_tl.workflow_config import describe_schema_error
 
 SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
@@ -328,19 +329,8 @@ def sweep_summaries(names):
 
 
 def sweep_caption(names):
-    """Settings line of a sweep figure: the base settings plus the sweep protocol."""
-    sweeps = config["sweeps"]
-    parts = [
-        f"learning rates {sweeps['lrs']} (selected per point on validation error)",
-        f"{sweeps['epochs'] or config['finetune']['epochs']} fine-tuning epochs per sweep run",
-        f"transfer noise tau {sweeps['transfer_noise']}",
-    ]
-    readings = [n.removeprefix("sps_") for n in names if n.startswith("sps_")]
-    if readings:  # only the axes shown: adding a reading does not change the other axes' captions
-        parts.append(f"SpS readings {readings}")
-    if "spv" in names:
-        parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
-    return settings_caption() + "; sweep: " + ", ".join(parts)
+    """Settings line of a sweep figure: the base settings plus the sweep protocol (analog_tl.results.captions)."""
+    return caption_of_sweeps(config, names)
 
 
 # --- aggregation ----------------------------------------------------------------------

@@ -24,3 +24,24 @@ def settings_caption(config: dict[str, Any]) -> str:
         f"analog simulator {SIMULATOR_NAMES[analog['simulator']]}, "
         f"seeds {ft['seeds']}"
     )
+
+
+def sweep_caption(config: dict[str, Any], names: list[str]) -> str:
+    """The settings line of a device-sweep figure or table: :func:`settings_caption` plus the sweep protocol.
+
+    ``names``: the sweep axes shown (``sps_<reading>``, ``spv``, ``pulse_noise``,
+    ``dtod``); only their options are named, so adding an axis changes no other
+    axis's caption.
+    """
+    sweeps = config["sweeps"]
+    parts = [
+        f"learning rates {sweeps['lrs']} (selected per point on validation error, ties by validation loss)",
+        f"{sweeps['epochs'] or config['finetune']['epochs']} fine-tuning epochs per sweep run",
+        f"transfer noise tau {sweeps['transfer_noise']}",
+    ]
+    readings = [n.removeprefix("sps_") for n in names if n.startswith("sps_")]
+    if readings:
+        parts.append(f"SpS readings {readings}")
+    if "spv" in names:
+        parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
+    return settings_caption(config) + "; sweep: " + ", ".join(parts)

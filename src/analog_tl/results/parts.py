@@ -1,5 +1,9 @@
 """One set of result tables from a run grid made in parts (sessions, machines, nights).
 
+Two grids merge this way: the main grid (Figs. 2 and 3: :class:`Grid`,
+:func:`merge_parts`) and the device sweeps (Figs. 4, 5 and SpV:
+:class:`SweepGrid`, :func:`merge_sweep_parts`).
+
 A part is either a folder of tidy tables that the workflow wrote (``runs.csv``,
 ``epochs.csv``, ``transfer_noise.csv``, ``fast_lr.csv``; a committed results
 documentation folder, for example) or a workflow folder whose ``results/runs``
@@ -21,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from analog_tl.errors import AnalogTLError, ConfigError
+from analog_tl.results.selection import select_learning_rates, summarise_sweeps
 from analog_tl.results.tables import epochs_table, fast_lr_table, noise_table, runs_table, write_csv
 
 TABLES = ("runs", "epochs", "transfer_noise", "fast_lr")
@@ -227,4 +232,144 @@ def write_merged(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[P
         path = Path(out_dir) / f"{name}.csv"
         write_csv(tables[name], path)
         paths.append(path)
+    return paths
+
+
+# --- the device sweeps ------------------------------------------------------------------
+
+
+def sweep_axis(sweep: str, sps_reading: object) -> str:
+    """The workflow's axis name of a sweep runs-table row: ``sps_<reading>`` for SpS, else the sweep name."""
+    return f"sps_{sps_reading}" if sweep == "sps" else str(sweep)
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """The device-sweep runs a config's tables hold: per axis, tasks x values x learning rates x seeds.
+
+    ``fast_lr``: the one c-TTv2 ``fast_lr`` of every sweep run (the config's
+    only candidate; with several, the analog TL choice of a fast_lr table).
+    """
+
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    values: tuple[tuple[str, tuple[float, ...]], ...]  # (axis, its percentages)
+    lrs: tuple[float, ...]
+    epochs: int
+    fast_lrs: tuple[float, ...]
+    simulator: str
+
+    @classmethod
+    def from_config(cls, config: dict) -> SweepGrid:
+        """The sweep grid of a workflow config (with the schema's defaults filled in)."""
+        try:
+            sweeps = config["sweeps"]
+            axes = [f"sps_{r}" for r in sweeps["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
+            return cls(
+                tasks=tuple(sweeps["tasks"] or config["tasks"]),
+                seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
+                values=tuple((a, tuple(float(v) for v in sweeps["sps" if a.startswith("sps_") else a])) for a in axes),
+                lrs=tuple(float(lr) for lr in sweeps["lrs"]),
+                epochs=int(sweeps["epochs"] or config["finetune"]["epochs"]),
+                fast_lrs=tuple(float(f) for f in config["analog"]["fast_lrs"]),
+                simulator=config["analog"]["simulator"],
+            )
+        except (KeyError, TypeError) as error:
+            raise ConfigError(f"the config lacks {error}") from None
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return tuple(axis for axis, _ in self.values)
+
+    def expected(self, axis: str) -> set[tuple[str, float, float, int]]:
+        """(task, value, lr, seed) of every planned run of ``axis``."""
+        values = dict(self.values)[axis]
+        return {(t, v, lr, s) for t in self.tasks for v in values for lr in self.lrs for s in self.seeds}
+
+
+def read_sweep_part(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """{axis: runs table} of one part: its ``sweeps/<axis>_runs.csv`` tables, or its finished sweep runs.
+
+    The tables' learning-rate selection (``selected``) is dropped: it is made
+    again over the merged runs.
+    """
+    folder = Path(folder)
+    tables = sorted((folder / "sweeps").glob("*_runs.csv"))
+    if tables:
+        frames = [pd.read_csv(path) for path in tables]
+    else:
+        root = folder / "results" / "sweeps"
+        runs = sorted(str(p.parent.relative_to(folder)) for p in root.rglob("final.json")) if root.is_dir() else []
+        if not runs:
+            raise PartsError(f"part {folder}: neither sweeps/*_runs.csv nor finished runs under {root}")
+        table = runs_table([folder / r for r in runs])
+        table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
+        frames = [_roundtrip(table)]
+    rows = pd.concat(frames, ignore_index=True).drop(columns="selected", errors="ignore")
+    if "sps_reading" not in rows.columns:
+        rows["sps_reading"] = None
+    axes = pd.Series([sweep_axis(w, r) for w, r in zip(rows["sweep"], rows["sps_reading"])], index=rows.index)
+    return {axis: group.reset_index(drop=True) for axis, group in rows.groupby(axes, sort=True)}
+
+
+def _sweep_key(runs: pd.DataFrame) -> pd.Series:
+    return pd.Series(list(zip(runs["task"], runs["sweep_value"].astype(float), runs["lr"].astype(float),
+                              runs["seed"].astype(int))), index=runs.index)
+
+
+def _describe_sweep(axis: str, keys) -> str:
+    return "; ".join(f"{axis} {t} {v:g} % lr {lr:g} seed {s}" for t, v, lr, s in sorted(keys))
+
+
+def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: float) -> pd.DataFrame:
+    """The rows of ``runs`` on ``axis``'s grid at ``fast_lr``; PartsError naming a missing or off-setting run."""
+    keys = _sweep_key(runs)
+    expected = grid.expected(axis)
+    in_grid = keys.isin(expected) & (runs["fast_lr"].astype(float) == fast_lr)
+    kept, kept_keys = runs[in_grid], keys[in_grid]
+    duplicated = kept_keys.duplicated(keep=False)
+    if duplicated.any():
+        raise PartsError(f"two run folders for {_describe_sweep(axis, set(kept_keys[duplicated]))}")
+    missing = expected - set(kept_keys)
+    if missing:
+        raise PartsError(f"the parts lack {len(missing)} sweep run(s) of the config's grid (fast_lr {fast_lr:g}): "
+                         f"{_describe_sweep(axis, missing)}")
+    for column, value in (("epochs", grid.epochs), ("simulator", grid.simulator)):
+        off = kept[kept[column] != value]
+        if not off.empty:
+            raise PartsError(f"{off['run'].iloc[0]}: {column} {off[column].iloc[0]}, the config says {value} "
+                             "(every part must come from the same config)")
+    return kept.reset_index(drop=True)
+
+
+def merge_sweep_parts(parts: Sequence[str | Path], grid: SweepGrid, fast_lr: float | None = None) -> dict[str, pd.DataFrame]:
+    """{axis: runs table with the learning-rate selection} of ``grid`` from ``parts``.
+
+    Rows off the grid are left out; a run in two parts must agree (as
+    :func:`stack` checks); every planned run must be present. ``fast_lr``
+    defaults to the config's only candidate.
+    """
+    if fast_lr is None:
+        if len(grid.fast_lrs) != 1:
+            raise PartsError(f"the config lists several fast_lr candidates {list(grid.fast_lrs)}; name the sweeps' one")
+        fast_lr = grid.fast_lrs[0]
+    read = [(str(p), read_sweep_part(p)) for p in parts]
+    merged = {}
+    for axis in grid.axes:
+        frames = [(label, tables[axis]) for label, tables in read if axis in tables]
+        if not frames:
+            raise PartsError(f"no part has runs of the sweep axis {axis}")
+        runs = sweep_grid_runs(axis, stack("runs", frames), grid, fast_lr)
+        merged[axis] = select_learning_rates(runs)
+    return merged
+
+
+def write_merged_sweeps(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write ``<axis>_runs.csv`` and ``<axis>_summary.csv`` per axis under ``out_dir`` (atomically)."""
+    paths = []
+    for axis, runs in tables.items():
+        for suffix, table in (("runs", runs), ("summary", summarise_sweeps(runs))):
+            path = Path(out_dir) / f"{axis}_{suffix}.csv"
+            write_csv(table, path)
+            paths.append(path)
     return paths

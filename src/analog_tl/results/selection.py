@@ -3,12 +3,15 @@
 For every device setting the paper varies the learning rate and keeps the best
 model. Here every (task, sweep, value, seed) point is trained at each learning
 rate of the grid; the candidate with the lowest validation error (at its
-epoch of lowest validation error) is selected, and its test error at that
-epoch is the point's result. Test errors never enter the choice; ties go to
-the smaller learning rate.
+selected epoch: :mod:`analog_tl.results.protocol`) is selected, and its test
+error at that epoch is the point's result. Test errors never enter the choice;
+ties go to the lower validation loss at that epoch, then to the smaller
+learning rate.
 
 ``fast_lr`` (not in Table I) is chosen once per task and mode: the candidate
-with the lowest mean over seeds of ``best_val_error``; ties go to the smaller value.
+with the lowest mean over seeds of ``best_val_error``; ties go to the lower mean
+validation loss, then to the smaller value. Tables made before the validation
+loss was recorded have no ``best_val_loss``; their ties go to the smaller value.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 
 POINT_KEYS = ["task", "sweep", "sps_reading", "sweep_value", "seed"]  # sps_reading is empty except for SpS
 SELECTION_SCORE = "best_val_error"
+TIE_BREAK = "best_val_loss"
 RESULT = "test_error_at_best_val"
 
 
@@ -30,11 +34,16 @@ def select_learning_rates(candidates: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in [*POINT_KEYS, "lr", SELECTION_SCORE, RESULT] if c not in candidates.columns]
     if missing:
         raise ValueError(f"sweep table lacks column(s) {missing}")
-    order = candidates.sort_values([*POINT_KEYS, SELECTION_SCORE, "lr"], kind="stable")
+    order = _with_tie_break(candidates).sort_values([*POINT_KEYS, SELECTION_SCORE, TIE_BREAK, "lr"], kind="stable")
     chosen = order.groupby(POINT_KEYS, sort=False, dropna=False).head(1).index
     table = candidates.copy()
     table["selected"] = table.index.isin(chosen)
     return table
+
+
+def _with_tie_break(candidates: pd.DataFrame) -> pd.DataFrame:
+    """``candidates`` with a :data:`TIE_BREAK` column (NaN where the table predates it)."""
+    return candidates if TIE_BREAK in candidates.columns else candidates.assign(**{TIE_BREAK: float("nan")})
 
 
 def summarise_sweeps(selected: pd.DataFrame) -> pd.DataFrame:
@@ -68,9 +77,10 @@ def select_fast_lr(candidates: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in [*FAST_LR_KEYS, "seed", SELECTION_SCORE, RESULT] if c not in candidates.columns]
     if missing:
         raise ValueError(f"fast_lr candidates lack column(s) {missing}")
-    grouped = candidates.groupby(FAST_LR_KEYS, sort=True)
+    grouped = _with_tie_break(candidates).groupby(FAST_LR_KEYS, sort=True)
     table = grouped[SELECTION_SCORE].agg(n_seeds="count", val_error_mean="mean", val_error_std="std").reset_index()
+    table["val_loss_mean"] = grouped[TIE_BREAK].mean().to_numpy()
     table["test_error_mean"] = grouped[RESULT].mean().to_numpy()
-    order = table.sort_values(["task", "mode", "val_error_mean", "fast_lr"], kind="stable")
+    order = table.sort_values(["task", "mode", "val_error_mean", "val_loss_mean", "fast_lr"], kind="stable")
     table["selected"] = table.index.isin(order.groupby(["task", "mode"], sort=False).head(1).index)
     return table

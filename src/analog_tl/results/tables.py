@@ -16,6 +16,8 @@ import pandas as pd
 
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.results.elbow import critical_noise
+from analog_tl.results.claims import claims_table, verdicts_table
+from analog_tl.results.protocol import METRIC_COLUMNS, run_scores
 from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
 from analog_tl.results.summary import summary_table
 
@@ -68,9 +70,15 @@ def epochs_table(run_folders: list[str]) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]]
 
 
+def protocol_scores(folder: str | Path) -> dict[str, Any]:
+    """The comparison protocol's scores of one run (three test-error metrics, convergence) from its ``metrics.csv``."""
+    metrics = pd.read_csv(Path(folder) / "metrics.csv").assign(run=str(folder))
+    return run_scores(metrics).drop(columns="run").iloc[0].to_dict()
+
+
 def runs_table(run_folders: list[str]) -> pd.DataFrame:
-    """Final metrics of every run with its settings (one row per run)."""
-    rows = [{**run_settings(f), **{k: v for k, v in read_json(Path(f) / "final.json").items()}} for f in run_folders]
+    """Final metrics of every run with its settings and protocol scores (one row per run)."""
+    rows = [{**run_settings(f), **read_json(Path(f) / "final.json"), **protocol_scores(f)} for f in run_folders]
     table = pd.DataFrame(rows)
     first = [c for c in SETTING_COLUMNS if c in table.columns]
     return table[first + [c for c in table.columns if c not in first]]
@@ -117,7 +125,8 @@ def write_fast_lr_selection(run_folders: list[str], task: str, out_json: str | P
     record = {
         "task": task,
         "selected": {row["mode"]: float(row["fast_lr"]) for _, row in chosen.iterrows()},
-        "rule": "lowest mean over seeds of best_val_error (validation); ties to the smaller fast_lr",
+        "rule": "lowest mean over seeds of best_val_error (validation); ties to the lower mean best_val_loss, "
+                "then the smaller fast_lr",
         "candidates": table.to_dict(orient="records"),
     }
     write_json(out_json, record)
@@ -129,6 +138,34 @@ def write_sweep_tables(run_folders: list[str], out_candidates: str, out_summary:
     candidates = select_learning_rates(runs_table(run_folders))
     write_csv(candidates, out_candidates)
     write_csv(summarise_sweeps(candidates), out_summary)
+
+
+def with_protocol_scores(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.DataFrame:
+    """``runs`` with the protocol's score columns, computed from ``epochs`` where ``runs`` lacks them.
+
+    Runs tables made before the protocol (without ``test_error_selected``) are
+    scored from their epochs table, joined on the ``run`` column.
+    """
+    if METRIC_COLUMNS["selected"] in runs.columns:
+        return runs
+    if epochs is None:
+        raise ValueError("the runs table has no protocol scores and no epochs table was given to compute them")
+    scores = run_scores(epochs)
+    missing = sorted(set(runs["run"]) - set(scores["run"]))
+    if missing:
+        raise ValueError(f"the epochs table has no rows for run(s) {missing[:3]}{' ...' if len(missing) > 3 else ''}")
+    return runs.merge(scores, on="run", how="left", validate="one_to_one")
+
+
+def write_claim_tables(
+    runs: pd.DataFrame, sweeps: dict[str, pd.DataFrame], out_claims: str | Path, out_verdicts: str | Path
+) -> pd.DataFrame:
+    """Score the paper's claims under the protocol; write both tables and return the verdicts."""
+    claims = claims_table(runs, sweeps)
+    verdicts = verdicts_table(claims)
+    write_csv(claims, out_claims)
+    write_csv(verdicts, out_verdicts)
+    return verdicts
 
 
 def write_headline_tables(runs_csv: str, out_critical: str, out_summary: str) -> None:

@@ -16,6 +16,7 @@ import torch
 from analog_tl.errors import ChecksumError
 from analog_tl.io import atomic_path, read_json, sha256_file, write_json
 from analog_tl.provenance import project_record
+from analog_tl.results.protocol import select_epoch
 from analog_tl.training.loop import EpochMetrics
 
 
@@ -86,9 +87,10 @@ def load_checked_model(path: str | Path, final_path: str | Path) -> dict[str, An
 
 
 def summarise(history: list[EpochMetrics]) -> dict[str, Any]:
-    """Final metrics: last epoch, and the epoch with the lowest validation error (model selection)."""
-    trained = [m for m in history if m.epoch > 0] or history
-    best = min(trained, key=lambda m: (m.val_error, m.epoch))
+    """Final metrics: last epoch, and the epoch the protocol selects (lowest validation error, then loss)."""
+    table = pd.DataFrame([m.as_dict() for m in history])
+    best_epoch, _, _ = select_epoch(table)
+    best = next(m for m in history if m.epoch == best_epoch)
     last = history[-1]
     return {
         "epochs": last.epoch,
@@ -98,6 +100,7 @@ def summarise(history: list[EpochMetrics]) -> dict[str, Any]:
         "final_test_error": last.test_error,
         "best_val_epoch": best.epoch,
         "best_val_error": best.val_error,
+        "best_val_loss": best.val_loss,
         "test_error_at_best_val": best.test_error,
         "train_seconds": sum(m.seconds for m in history),
     }

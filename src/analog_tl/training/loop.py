@@ -31,12 +31,17 @@ class DivergenceError(AnalogTLError, RuntimeError):
 
 @dataclass
 class EpochMetrics:
-    """Metrics after one epoch; errors are fractions in [0, 1], loss is mean cross-entropy (nats)."""
+    """Metrics after one epoch; errors are fractions in [0, 1], losses are mean cross-entropy (nats).
+
+    ``train_loss`` is the running mean over the epoch's steps (NaN at epoch 0);
+    ``val_loss`` is the validation set's, after the epoch.
+    """
 
     epoch: int
     train_loss: float
     train_error: float
     val_error: float
+    val_loss: float
     test_error: float
     seconds: float
 
@@ -46,13 +51,23 @@ class EpochMetrics:
 
 
 @torch.no_grad()
-def error_rate(model: nn.Module, data: LabelledImages, batch_size: int, device: torch.device) -> float:
-    """Fraction of ``data`` that ``model`` misclassifies (through the analog forward pass, if analog)."""
+def evaluate(model: nn.Module, data: LabelledImages, batch_size: int, device: torch.device) -> tuple[float, float]:
+    """``(error, loss)`` of ``model`` on ``data``: the fraction misclassified and the mean cross-entropy (nats).
+
+    Through the analog forward pass, if analog; NaN loss for empty ``data``.
+    """
     model.eval()
-    wrong = 0
+    wrong, loss = 0, 0.0
     for x, y in eval_batches(data, batch_size):
-        wrong += int((model(x.to(device)).argmax(dim=1) != y.to(device)).sum())
-    return wrong / max(len(data), 1)
+        logits, y = model(x.to(device)), y.to(device)
+        wrong += int((logits.argmax(dim=1) != y).sum())
+        loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
+    return wrong / max(len(data), 1), loss / len(data) if len(data) else math.nan
+
+
+def error_rate(model: nn.Module, data: LabelledImages, batch_size: int, device: torch.device) -> float:
+    """Fraction of ``data`` that ``model`` misclassifies (:func:`evaluate`'s error)."""
+    return evaluate(model, data, batch_size, device)[0]
 
 
 def _format_seconds(seconds: float) -> str:
@@ -146,7 +161,8 @@ def _restore(
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])
-    return optimizer, scheduler, [EpochMetrics(**m) for m in state["history"]]
+    # States saved before the validation loss was recorded lack it.
+    return optimizer, scheduler, [EpochMetrics(**{"val_loss": math.nan, **m}) for m in state["history"]]
 
 
 def _save(
@@ -203,11 +219,13 @@ def fit(
             train_loss, train_error = train_one_epoch(
                 model, optimizer, scheduler, data.train, config, epoch, device, label, execution.log_every_steps
             )
+        val_error, val_loss = evaluate(model, data.val, execution.eval_batch_size, device)
         metrics = EpochMetrics(
             epoch=epoch,
             train_loss=train_loss,
             train_error=train_error,
-            val_error=error_rate(model, data.val, execution.eval_batch_size, device),
+            val_error=val_error,
+            val_loss=val_loss,
             test_error=error_rate(model, data.test, execution.eval_batch_size, device),
             seconds=time.perf_counter() - epoch_start,
         )
@@ -215,8 +233,8 @@ def fit(
         done = epoch - first + 1 if epoch else 0
         remaining = (time.perf_counter() - run_start) / done * (config.epochs - epoch) if done else math.nan
         log.info(
-            "%s epoch %d/%d loss %.4f train_err %.4f val_err %.4f test_err %.4f | %.1fs, %.1f img/s, %s left",
-            label, epoch, config.epochs, train_loss, train_error, metrics.val_error, metrics.test_error,
+            "%s epoch %d/%d loss %.4f train_err %.4f val_err %.4f val_loss %.4f test_err %.4f | %.1fs, %.1f img/s, %s left",
+            label, epoch, config.epochs, train_loss, train_error, val_error, val_loss, metrics.test_error,
             metrics.seconds, len(data.train) / metrics.seconds if epoch else math.nan,
             _format_seconds(remaining) if done else "?",
         )

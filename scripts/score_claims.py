@@ -1,0 +1,52 @@
+"""The paper's claims scored under the comparison protocol, from committed tables (not a workflow step).
+
+For a results folder made before the workflow wrote the protocol's tables
+(``docs/results/real-small/``: runs and epochs tables, optionally the device
+sweeps' runs tables), writes per run the protocol's scores, per claim, task
+and metric the difference with its intervals, and per claim and task the
+verdicts (``docs/protocol.md``)::
+
+    .venv/bin/python scripts/score_claims.py --runs RUNS.csv --epochs EPOCHS.csv [--sweeps DIR] --out OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analog_tl.results.tables import with_protocol_scores, write_claim_tables, write_csv
+
+
+def read_sweeps(folder: Path | None) -> dict[str, pd.DataFrame]:
+    """Per sweep axis, its runs table (``<axis>_runs.csv`` in ``folder``)."""
+    if folder is None:
+        return {}
+    return {p.name.removesuffix("_runs.csv"): pd.read_csv(p) for p in sorted(folder.glob("*_runs.csv"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", required=True, type=Path, help="runs table (runs.csv)")
+    parser.add_argument("--epochs", type=Path, help="epochs table (epochs.csv), to score runs tables without scores")
+    parser.add_argument("--sweeps", type=Path, help="folder with the sweeps' <axis>_runs.csv tables")
+    parser.add_argument("--out", required=True, type=Path, help="folder for run_scores.csv, claims.csv, verdicts.csv")
+    args = parser.parse_args(argv)
+    try:
+        epochs = pd.read_csv(args.epochs) if args.epochs else None
+        runs = with_protocol_scores(pd.read_csv(args.runs), epochs)
+        sweeps = {axis: with_protocol_scores(table, epochs) for axis, table in read_sweeps(args.sweeps).items()}
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_csv(runs, args.out / "run_scores.csv")
+        verdicts = write_claim_tables(runs, sweeps, args.out / "claims.csv", args.out / "verdicts.csv")
+    except (OSError, ValueError) as error:
+        print(f"score_claims: {error}", file=sys.stderr)
+        return 2
+    print(verdicts[["claim", "task", "verdict", "reason"]].to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The paper's claims scored under the protocol, on tables whose verdicts are known by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analog_tl.results.claims import claims_table, paper_claims, verdicts_table
+from analog_tl.results.protocol import METRIC_COLUMNS
+from analog_tl.results.tables import with_protocol_scores
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = range(5)
+JITTER = np.array([0.004, -0.003, 0.001, -0.002, 0.0])  # per seed, shared by every arm (paired)
+N_TEST = 20_000  # binomial SE of a difference about 0.3 points: the seeds decide
+
+
+def _run(task, n, mode, seed, error, noise=np.nan, **metric_overrides):
+    row = {"task": task, "n_classes": n, "mode": mode, "seed": seed, "transfer_noise": noise, "n_test": N_TEST,
+           "run": f"{task}/{mode}/{noise}/{seed}"}
+    row.update({column: error + JITTER[seed] for column in METRIC_COLUMNS.values()})
+    row.update({METRIC_COLUMNS[m]: v + JITTER[seed] for m, v in metric_overrides.items()})
+    return row
+
+
+def _runs(last_analog_tl_2class: float = 0.10) -> pd.DataFrame:
+    rows = []
+    for task, n in (("2class", 2), ("5class", 5)):
+        for seed in SEEDS:
+            tl = {"last": last_analog_tl_2class} if n == 2 else {}
+            rows.append(_run(task, n, "analog_tl", seed, 0.10, 0.0, **tl))
+            rows.append(_run(task, n, "analog_tl", seed, 0.10 if n == 2 else 0.30, 0.3))  # 5 classes rise at 0.3
+            rows.append(_run(task, n, "analog_scratch", seed, 0.20))
+            rows.append(_run(task, n, "digital_scratch", seed, 0.10))
+            rows.append(_run(task, n, "digital_tl", seed, 0.08 if n == 2 else 0.02))
+    return pd.DataFrame(rows)
+
+
+def _sweep(task: str, errors: dict[float, float]) -> pd.DataFrame:
+    rows = []
+    for value, error in errors.items():
+        for seed in SEEDS:
+            for lr, offset in ((0.01, 0.0), (0.05, 0.5)):  # the second learning rate is never selected
+                rows.append({**_run(task, 5, "analog_tl", seed, error + offset), "sweep_value": value, "lr": lr,
+                             "selected": lr == 0.01})
+    return pd.DataFrame(rows)
+
+
+def _verdicts(runs, sweeps=None) -> pd.DataFrame:
+    return verdicts_table(claims_table(runs, sweeps)).set_index(["claim", "task"])
+
+
+def test_every_claim_gets_the_verdict_its_numbers_imply():
+    verdicts = _verdicts(_runs())
+    assert verdicts.loc[("tl_vs_analog_scratch", "2class"), "verdict"] == "reproduced"  # -10 points on every seed
+    assert verdicts.loc[("tl_vs_digital_scratch", "2class"), "verdict"] == "inconclusive"  # exactly level
+    assert verdicts.loc[("digital_tl_ahead", "2class"), "verdict"] == "reproduced"  # 2 points
+    assert verdicts.loc[("digital_tl_ahead", "5class"), "verdict"] == "not reproduced"  # 8 points, far from 2
+    assert verdicts.loc[("gap_grows", "5class"), "verdict"] == "reproduced"  # 8 against 2
+    critical = verdicts.loc[("critical_noise", "5class")]
+    assert critical["verdict"] == "inconclusive"  # rises in (0, 0.3]: too coarse to place near 0.1
+    assert critical["reason"].startswith("no metric decides")
+    assert verdicts.loc[("digital_tl_ahead", "2class"), "selected_difference"] == pytest.approx(2.0)
+
+
+def test_metrics_that_disagree_make_the_claim_inconclusive_and_say_why():
+    verdicts = _verdicts(_runs(last_analog_tl_2class=0.25))  # the last epoch is worse than analog scratch
+    row = verdicts.loc[("tl_vs_analog_scratch", "2class")]
+    assert row["verdict"] == "inconclusive"
+    assert row["reason"] == "the metrics disagree (selected: reproduced, last: not reproduced, last10: reproduced)"
+
+
+def test_sweep_claims_compare_the_selected_runs_at_the_largest_and_smallest_value():
+    sweeps = {
+        "pulse_noise": _sweep("5class", {0.0: 0.30, 30.0: 0.30, 100.0: 0.31}),  # +1 point: no effect
+        "dtod": _sweep("5class", {0.0: 0.30, 30.0: 0.30, 100.0: 0.45}),  # +15 points
+        "spv": _sweep("5class", {0.0: 0.30, 10.0: 0.305, 20.0: 0.40}),
+    }
+    verdicts = _verdicts(_runs(), sweeps)
+    assert verdicts.loc[("pulse_noise", "5class"), "verdict"] == "reproduced"
+    assert verdicts.loc[("dtod", "5class"), "verdict"] == "not reproduced"
+    assert verdicts.loc[("spv_until_10", "5class"), "verdict"] == "reproduced"
+    assert verdicts.loc[("spv_grows", "5class"), "verdict"] == "reproduced"
+    assert verdicts.loc[("dtod", "5class"), "selected_difference"] == pytest.approx(15.0)
+    assert ("pulse_noise", "2class") not in verdicts.index  # no 2-class sweep: the claim is not scored
+    assert ("sps_range_skew", "5class") not in verdicts.index
+
+
+def test_every_claim_of_the_paper_is_listed_once_per_task():
+    keys = [(c.key, c.n_classes) for c in paper_claims()]
+    assert len(keys) == len(set(keys))
+    for key in ("tl_vs_analog_scratch", "tl_vs_digital_scratch", "digital_tl_ahead", "critical_noise",
+                "sps_range_skew", "sps_reference_shift", "pulse_noise", "dtod"):
+        assert (key, 2) in keys and (key, 5) in keys
+    assert {("spv", 2), ("spv_until_10", 5), ("spv_grows", 5), ("gap_grows", 5)} <= set(keys)
+
+
+def test_committed_runs_get_scores_from_their_epochs_table():
+    """The 48 committed real-CIFAR runs predate the protocol: their scores come from epochs.csv."""
+    folder = ROOT / "docs" / "results" / "real-small"
+    runs = with_protocol_scores(pd.read_csv(folder / "runs.csv"), pd.read_csv(folder / "epochs.csv"))
+    assert len(runs) == 48 and runs[list(METRIC_COLUMNS.values())].notna().all().all()
+    single = runs[runs["n_tied_epochs"] == 1]  # no tie: the protocol's epoch is the old one
+    assert (single["test_error_selected"] == single["test_error_at_best_val"]).all()
+    assert (single["selected_epoch"] == single["best_val_epoch"]).all()
+    assert (runs["test_error_last"] == runs["final_test_error"]).all()
+    with pytest.raises(ValueError, match="no epochs table"):
+        with_protocol_scores(pd.read_csv(folder / "runs.csv"), None)
