@@ -11,6 +11,7 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         out_epochs=snakemake.output.epochs,
         out_runs=snakemake.output.runs,
         out_noise=snakemake.output.noise,
+        out_relative_noise=snakemake.output.relative_noise,
         fast_lr_selections=snakemake.input.fast_lr,
         out_fast_lr=snakemake.output.fast_lr,
     )

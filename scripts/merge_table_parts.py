@@ -34,7 +34,13 @@ from analog_tl.results.captions import settings_caption, sweep_caption
 from analog_tl.results.figures import plot_sweeps, save_figure, write_fig2, write_fig3
 from analog_tl.results.parts import Grid, SweepGrid, merge_parts, merge_sweep_parts, write_merged, write_merged_sweeps
 from analog_tl.results.selection import summarise_sweeps
-from analog_tl.results.tables import with_protocol_scores, write_claim_tables, write_headline_tables
+from analog_tl.results.tables import (
+    relative_noise_table,
+    with_protocol_scores,
+    write_claim_tables,
+    write_csv,
+    write_headline_tables,
+)
 from analog_tl.workflow_config import read_workflow_config
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -55,6 +61,7 @@ def write_main(config: dict, parts: list[Path], tables: Path, figures: Path) -> 
     for path in write_merged(merge_parts(parts, Grid.from_config(config)), tables):
         print(f"wrote {path} ({sum(1 for _ in path.open()) - 1} rows)")
     write_headline_tables(str(tables / "runs.csv"), str(tables / "critical_noise.csv"), str(tables / "summary.csv"))
+    write_csv(relative_noise_table(pd.read_csv(tables / "transfer_noise.csv")), tables / "transfer_noise_relative.csv")
     caption, device = settings_caption(config), config["analog"]["device"]
     write_fig2(tables / "epochs.csv", min(float(t) for t in config["analog"]["transfer_noise"]), caption, device,
                figures / "fig2_test_error_vs_epoch.png", figures / "fig2_test_error_vs_epoch.pdf")

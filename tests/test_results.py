@@ -275,3 +275,16 @@ def test_fig2_keeps_its_wrapped_caption_below_the_panels(tasks):
     caption_top = fig.texts[-1].get_window_extent(renderer).y1
     for ax in fig.axes:
         assert ax.get_tightbbox(renderer).y0 > caption_top, tasks
+
+
+def test_noise_levels_relative_to_each_layers_weight_std():
+    from analog_tl.results.tables import relative_noise_table
+
+    noise = pd.DataFrame({
+        "task": ["t"] * 6, "seed": [0, 0, 1, 1, 0, 0], "layer": ["a", "b", "a", "b", "a", "b"],
+        "tau": [0.1, 0.1, 0.1, 0.1, 0.0, 0.0], "weight_std": [0.05, 0.2, 0.05, 0.2, 0.05, 0.2],
+    })
+    table = relative_noise_table(noise).set_index("layer")
+    assert list(table.index) == ["a", "b"]  # one row per layer and level above 0, seeds pooled
+    assert table.loc["a", "tau_over_weight_std"] == pytest.approx(2.0)
+    assert table.loc["b", "tau_over_weight_std"] == pytest.approx(0.5)

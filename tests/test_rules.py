@@ -94,7 +94,8 @@ def _rule_bodies() -> dict[str, str]:
 def test_figures_2_and_3_outrank_the_sweeps_and_the_comparison():
     """Every job behind Figs. 2 and 3 runs before any sweep or comparison job that is ready at the same time."""
     bodies = _rule_bodies()
-    later = _rules_in("sweeps.smk", "compare.smk") | {"plot_fig4", "plot_fig_spv", "plot_fig5"}
+    # the claims' verdicts wait for the sweeps' tables as well
+    later = _rules_in("sweeps.smk", "compare.smk") | {"plot_fig4", "plot_fig_spv", "plot_fig5", "claim_verdicts"}
     first = set(bodies) - later - {"preflight"}
     assert first >= {"pretrain", "prepare_task_data", "finetune_digital_tl", "train_digital_scratch", "convert_analog",
                      "finetune_analog_tl", "train_analog_scratch", "select_fast_lr", "aggregate_tables",

@@ -105,8 +105,10 @@ def test_epochs_table_is_tidy_with_settings_and_valid_numbers(finished_run):
     epochs = pd.read_csv(finished_run / "results" / "tables" / "epochs.csv")
     # 2 tasks x (digital TL, digital scratch, analog scratch, 3 noise levels, frozen-digital TL) x 1 seed x 4 epochs
     assert len(epochs) == 2 * 7 * 4
-    for column in ("task", "mode", "transfer_noise", "seed", "lr", "batch_size", "epoch", "test_error", "val_error"):
+    for column in ("task", "mode", "transfer_noise", "seed", "lr", "batch_size", "epoch", "test_error", "val_error",
+                   "val_loss"):
         assert column in epochs.columns
+    assert (epochs["val_loss"] > 0).all()  # recorded every epoch, the protocol's tie-break
     assert set(epochs["mode"]) == {"digital_tl", "digital_scratch", "analog_tl", "analog_scratch",
                                    "analog_tl_frozen_digital"}
     for column in ("train_error", "val_error", "test_error"):
@@ -120,6 +122,12 @@ def test_runs_table_and_run_records(finished_run):
     runs = pd.read_csv(finished_run / "results" / "tables" / "runs.csv")
     assert len(runs) == 14
     assert runs.test_error_at_best_val.between(0, 1).all()
+    # the protocol's scores (docs/protocol.md); its epoch rule is the runs' own selection
+    assert (runs["test_error_selected"] == runs["test_error_at_best_val"]).all()
+    assert (runs["test_error_last"] == runs["final_test_error"]).all() and runs["converged"].isin([True, False]).all()
+    verdicts = pd.read_csv(finished_run / "results" / "tables" / "verdicts.csv")
+    assert {"tl_vs_analog_scratch", "digital_tl_ahead", "dtod"} <= set(verdicts["claim"])
+    assert verdicts["verdict"].isin(["reproduced", "not reproduced", "inconclusive"]).all()
     # pre-training helps: digital TL beats digital from scratch on the 5-class task
     five = runs[runs.task == "5class"].set_index("mode")
     assert five.loc["digital_tl", "final_test_error"] < five.loc["digital_scratch", "final_test_error"]
@@ -244,6 +252,7 @@ def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
         "write_run_plan": 1,  # the tables' grid
         "aggregate_tables": 1,
         "headline_tables": 1,
+        "claim_verdicts": 1,
         "plot_fig2": 1,
         "plot_fig3": 1,
         "all": 1,

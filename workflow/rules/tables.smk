@@ -46,6 +46,11 @@ rule aggregate_tables:
             caption="../report/table_transfer_noise.rst",
             category="Tables",
         ),
+        relative_noise=report(
+            "results/tables/transfer_noise_relative.csv",
+            caption="../report/table_transfer_noise_relative.rst",
+            category="Tables",
+        ),
         fast_lr=report(
             "results/tables/fast_lr.csv",
             caption="../report/table_fast_lr.rst",
@@ -87,3 +92,29 @@ rule headline_tables:
         "logs/headline_tables.log",
     script:
         "../../scripts/headline_tables.py"
+
+
+rule claim_verdicts:
+    """The paper's claims under the comparison protocol (docs/protocol.md): Figs. 2 and 3's runs and the sweeps'."""
+    input:
+        runs="results/tables/runs.csv",
+        sweeps=expand("results/tables/sweeps/{sweep}_runs.csv", sweep=SWEEP_NAMES),
+    output:
+        claims=report(
+            "results/tables/claims.csv",
+            caption="../report/table_claims.rst",
+            category="Tables",
+        ),
+        verdicts=report(
+            "results/tables/verdicts.csv",
+            caption="../report/table_verdicts.rst",
+            category="Tables",
+        ),
+    params:
+        caption=settings_caption(),
+    conda:
+        "../../envs/analog-tl.yaml"
+    log:
+        "logs/claim_verdicts.log",
+    script:
+        "../../scripts/claim_verdicts.py"

@@ -100,7 +100,7 @@ class SweepPoint:
     @property
     def axis(self) -> str:
         """The workflow's name of this point's sweep axis: ``sps_<reading>`` for SpS, else the sweep name."""
-        return f"sps_{self.sps_reading}" if self.name == "sps" else self.name
+        return axis_name(self.name, self.sps_reading)
 
     def device_fields(self, nominal: Any | None = None) -> dict[str, Any]:
         """The aihwkit device fields this point sets over ``nominal`` (an aihwkit device; default +-1, reference 0)."""
@@ -126,6 +126,11 @@ class SweepPoint:
         if self.name == "sps":
             record["sps_reading"] = self.sps_reading
         return {**record, "device_fields": self.device_fields(nominal)}
+
+
+def axis_name(sweep: str, sps_reading: object) -> str:
+    """The workflow's name of a sweep axis: ``sps_<reading>`` for SpS, else the sweep name (as tables hold them)."""
+    return f"sps_{sps_reading}" if sweep == "sps" else str(sweep)
 
 
 def check_sweep_value(name: str, percent: float) -> None:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from analog_tl.errors import AnalogTLError, ConfigError
 from analog_tl.results.selection import select_learning_rates, summarise_sweeps
-from analog_tl.results.tables import epochs_table, fast_lr_table, noise_table, runs_table, write_csv
+from analog_tl.results.tables import by_axis, epochs_table, fast_lr_table, noise_table, runs_table, write_csv
 
 TABLES = ("runs", "epochs", "transfer_noise", "fast_lr")
 # Identity of a row in each table; two parts' rows with the same key must agree.
@@ -238,11 +238,6 @@ def write_merged(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[P
 # --- the device sweeps ------------------------------------------------------------------
 
 
-def sweep_axis(sweep: str, sps_reading: object) -> str:
-    """The workflow's axis name of a sweep runs-table row: ``sps_<reading>`` for SpS, else the sweep name."""
-    return f"sps_{sps_reading}" if sweep == "sps" else str(sweep)
-
-
 @dataclass(frozen=True)
 class SweepGrid:
     """The device-sweep runs a config's tables hold: per axis, tasks x values x learning rates x seeds.
@@ -306,10 +301,7 @@ def read_sweep_part(folder: str | Path) -> dict[str, pd.DataFrame]:
         table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
         frames = [_roundtrip(table)]
     rows = pd.concat(frames, ignore_index=True).drop(columns="selected", errors="ignore")
-    if "sps_reading" not in rows.columns:
-        rows["sps_reading"] = None
-    axes = pd.Series([sweep_axis(w, r) for w, r in zip(rows["sweep"], rows["sps_reading"])], index=rows.index)
-    return {axis: group.reset_index(drop=True) for axis, group in rows.groupby(axes, sort=True)}
+    return by_axis(rows)
 
 
 def _sweep_key(runs: pd.DataFrame) -> pd.Series:

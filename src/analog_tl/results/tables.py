@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from analog_tl.analog.sweeps import axis_name
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.results.elbow import critical_noise
 from analog_tl.results.claims import claims_table, verdicts_table
@@ -96,6 +97,20 @@ def noise_table(report_paths: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def relative_noise_table(noise: pd.DataFrame) -> pd.DataFrame:
+    """Each transfer-noise level relative to each layer's weight std: one row per (task, tau, layer).
+
+    ``noise`` is a realised-noise table (:func:`noise_table`); ``weight_std`` is
+    the std of the pre-trained weights ``W_pre`` (the same for every seed), so
+    ``tau_over_weight_std = tau / weight_std`` compares tau across models whose
+    weights have another scale. Levels above 0 only.
+    """
+    levels = noise[noise["tau"] > 0]
+    table = levels.groupby(["task", "tau", "layer"], sort=False)["weight_std"].mean().reset_index()
+    table["tau_over_weight_std"] = table["tau"] / table["weight_std"]
+    return table
+
+
 def fast_lr_table(selection_records: list[str | Path]) -> pd.DataFrame:
     """Every fast_lr candidate of every task with its validation errors and the choice (from the selection records)."""
     return pd.concat([pd.DataFrame(read_json(p)["candidates"]) for p in selection_records], ignore_index=True)
@@ -109,12 +124,14 @@ def write_csv(table: pd.DataFrame, path: str | Path) -> None:
 
 def write_tables(
     run_folders: list[str], noise_reports: list[str], out_epochs: str, out_runs: str, out_noise: str,
-    fast_lr_selections: list[str], out_fast_lr: str,
+    fast_lr_selections: list[str], out_fast_lr: str, out_relative_noise: str,
 ) -> None:
-    """Write the three tidy tables and the fast_lr candidates of every task (from the selection records)."""
+    """Write the three tidy tables, the noise levels relative to the layers' weight std, and the fast_lr candidates."""
     write_csv(epochs_table(run_folders), out_epochs)
     write_csv(runs_table(run_folders), out_runs)
-    write_csv(noise_table(noise_reports), out_noise)
+    noise = noise_table(noise_reports)
+    write_csv(noise, out_noise)
+    write_csv(relative_noise_table(noise), out_relative_noise)
     write_csv(fast_lr_table(fast_lr_selections), out_fast_lr)
 
 
@@ -166,6 +183,19 @@ def write_claim_tables(
     write_csv(claims, out_claims)
     write_csv(verdicts, out_verdicts)
     return verdicts
+
+
+def by_axis(sweep_runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """{axis: rows} of a table of sweep runs (``sweep``, ``sps_reading`` columns), axes as the workflow names them."""
+    reading = sweep_runs["sps_reading"] if "sps_reading" in sweep_runs.columns else [None] * len(sweep_runs)
+    axes = pd.Series([axis_name(w, r) for w, r in zip(sweep_runs["sweep"], reading)], index=sweep_runs.index)
+    return {axis: rows.reset_index(drop=True) for axis, rows in sweep_runs.groupby(axes, sort=True)}
+
+
+def write_verdicts(runs_csv: str, sweep_runs_csvs: list[str], out_claims: str, out_verdicts: str) -> None:
+    """The paper's claims scored on the main grid's runs and the sweeps' runs (with their lr selection)."""
+    sweeps = pd.concat([pd.read_csv(p) for p in sweep_runs_csvs], ignore_index=True) if sweep_runs_csvs else None
+    write_claim_tables(pd.read_csv(runs_csv), by_axis(sweeps) if sweeps is not None else {}, out_claims, out_verdicts)
 
 
 def write_headline_tables(runs_csv: str, out_critical: str, out_summary: str) -> None:
