@@ -8,7 +8,7 @@ the config's grid (rows off the grid are left out), and writes what the workflow
 aggregate_tables, headline_tables, plot_fig2 and plot_fig3 would write, with the same library calls
 and captions, to ``OUT/results/tables/`` and ``OUT/results/figures/``::
 
-    .venv/bin/python scripts/merge_table_parts.py --config CONFIG --out OUT [--grid main|sweeps|all] PART [PART ...]
+    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all] PART [PART ...]
 
 ``--grid main`` (the default): Figs. 2 and 3. A PART is a folder with the workflow's ``runs.csv``,
 ``epochs.csv``, ``transfer_noise.csv`` (and ``fast_lr.csv``), or a workflow folder whose
@@ -104,7 +104,8 @@ def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, type=Path, help="the workflow config the grid was run with")
+    parser.add_argument("--config", required=True, type=Path, nargs="+",
+                        help="the workflow config the grid was run with (several: merged in order, as Snakemake does)")
     parser.add_argument("--out", required=True, type=Path, help="folder to write results/tables and results/figures in")
     parser.add_argument("--grid", choices=("main", "sweeps", "all"), default="main",
                         help="main: Figs. 2 and 3; sweeps: the device sweeps; all: both (default: main)")

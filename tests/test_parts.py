@@ -42,6 +42,7 @@ def edit_csv(path: Path, change) -> None:
 
 def test_the_committed_parts_merge_into_the_2class_tables_and_their_shared_runs_agree():
     merged = merge_parts([TAU0, NOISE_2CLASS], GRID_2CLASS)
+    merged["fast_lr"] = merged["fast_lr"].drop(columns="val_loss_mean")  # chosen again; these runs have no val loss
     for name in ("runs", "epochs", "transfer_noise", "fast_lr"):
         expected = pd.read_csv(NOISE_2CLASS / f"{name}.csv")
         pd.testing.assert_frame_equal(sorted_table(merged[name], name), sorted_table(expected, name))
@@ -89,13 +90,23 @@ def test_a_missing_transfer_noise_report_is_named(tmp_path):
 
 
 def test_only_analog_runs_at_the_selected_fast_lr_count(tmp_path):
+    """A second fast_lr candidate, worse on validation (better on test): chosen again from the runs, left out."""
+    import dataclasses
+
     part = copy_part(NOISE_2CLASS, tmp_path, "noise")
-    other = pd.read_csv(part / "runs.csv")
-    other = other[other["mode"] == "analog_scratch"].assign(fast_lr=1.0, test_error_at_best_val=0.9)
+    runs = pd.read_csv(part / "runs.csv")
+    candidates = runs[(runs["mode"] == "analog_scratch") | ((runs["mode"] == "analog_tl") & (runs["transfer_noise"] == 0))]
+    other = candidates.assign(fast_lr=1.0, best_val_error=0.99, test_error_at_best_val=0.0)
     other["run"] = other["run"].str.replace("fast_lr~0.1", "fast_lr~1.0")
-    edit_csv(part / "runs.csv", lambda t: pd.concat([t[t["mode"] != "analog_scratch"], other]))
-    with pytest.raises(PartsError, match=r"lack 3 run\(s\) .*at the selected fast_lr.*2class analog_scratch seed 0"):
-        merge_parts([part], GRID_2CLASS)
+    edit_csv(part / "runs.csv", lambda t: pd.concat([t, other]))
+    grid = dataclasses.replace(GRID_2CLASS, fast_lrs=(0.1, 1.0))
+    merged = merge_parts([part], grid)
+    assert set(merged["runs"]["fast_lr"].dropna()) == {0.1} and len(merged["runs"]) == 24
+    chosen = merged["fast_lr"][merged["fast_lr"]["selected"]]
+    assert set(chosen["fast_lr"]) == {0.1} and len(merged["fast_lr"]) == 4  # 2 modes x 2 candidates
+    edit_csv(part / "runs.csv", lambda t: t[~t["run"].str.endswith("analog_scratch/fast_lr~1.0/seed~2")])
+    with pytest.raises(PartsError, match=r"lack 1 fast_lr candidate run\(s\): 2class analog_scratch fast_lr 1 seed 2$"):
+        merge_parts([part], grid)
 
 
 def test_a_part_without_tables_or_runs_is_refused(tmp_path):
@@ -220,3 +231,30 @@ def test_the_script_merges_sweep_parts_into_tables_figures_and_verdicts(tmp_path
         assert (out / "results" / "figures" / f"{stem}.png").stat().st_size > 10_000
     verdicts = pd.read_csv(tables / "verdicts.csv")
     assert set(verdicts["claim"]) == {"sps_range_skew", "sps_reference_shift", "spv", "pulse_noise", "dtod"}
+
+
+def test_overlay_configs_merge_over_the_base_as_snakemake_merges_them():
+    """config/real-small-*.yaml list only what they change; read with the base they give their grid."""
+    from analog_tl.workflow_config import read_workflow_config
+
+    schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
+    base = REPO / "config" / "real-small.yaml"
+    fast_lr = read_workflow_config([base, REPO / "config" / "real-small-fast-lr.yaml"], schema)
+    grid = Grid.from_config(fast_lr)
+    assert grid.fast_lrs == (0.1, 0.5, 1.0) and grid.transfer_noise == (0.0,) and not grid.frozen_digital_ablation
+    assert fast_lr["analog"]["device"]["name"] == "SoftBoundsReferenceDevice"  # nested keys kept from the base
+    seeds = Grid.from_config(read_workflow_config([base, REPO / "config" / "real-small-seeds.yaml"], schema))
+    assert seeds.seeds == (0, 1, 2, 3, 4) and seeds.tasks == ("2class", "5class")
+    aihwkit = read_workflow_config([base, REPO / "config" / "real-small-aihwkit.yaml"], schema)
+    assert aihwkit["analog"]["simulator"] == "aihwkit" and aihwkit["finetune"]["seeds"] == [0, 1]
+
+
+def test_a_bad_overlay_is_named(tmp_path):
+    from analog_tl.errors import ConfigError
+    from analog_tl.workflow_config import read_workflow_config
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("analog:\n  fast_lr: [0.1]\n")
+    with pytest.raises(ConfigError, match=r"real-small.yaml \+ .*overlay.yaml: analog: unknown key\(s\) 'fast_lr'"):
+        read_workflow_config([REPO / "config" / "real-small.yaml", overlay],
+                             REPO / "workflow" / "schemas" / "config.schema.yaml")

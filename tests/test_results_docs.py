@@ -269,7 +269,7 @@ def test_the_merged_real_run_agrees_with_its_committed_parts():
     """docs/results/real-small/ was merged from the two earlier parts and a third sitting: every shared run agrees."""
     from analog_tl.results.parts import Grid, merge_parts
 
-    config = yaml.safe_load((REPO / "config" / "real-small.yaml").read_text())
+    config = yaml.safe_load((RESULTS / "real-small" / "config.yaml").read_text())  # the config the runs were made with
     merged = merge_parts([RESULTS / "real-small", RESULTS / "real-small-tau0", RESULTS / "real-small-2class-noise"],
                          Grid.from_config(config))
     assert len(merged["runs"]) == len(_csv("real-small/runs.csv")) == 2 * 3 * 8  # tasks x seeds x (3 modes + 5 taus)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,27 @@ def describe_schema_error(config: dict[str, Any], schema: dict[str, Any]) -> str
     return f"{where}: {error.message}"
 
 
-def read_workflow_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
-    """The config at ``path`` with the schema's defaults filled in, as the workflow sees it; ConfigError if invalid."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+def read_workflow_config(path: str | Path | Sequence[str | Path], schema_path: str | Path) -> dict[str, Any]:
+    """The config at ``path`` with the schema's defaults filled in, as the workflow sees it; ConfigError if invalid.
 
-    config = yaml.safe_load(Path(path).read_text())
+    Several paths are merged in order, each file's keys (nested mappings key by
+    key, lists whole) over the earlier ones', as Snakemake merges
+    ``--configfile A B`` (``snakemake.utils.update_config``): an overlay such as
+    ``config/real-small-fast-lr.yaml`` then only lists what it changes.
+    """
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import update_config, validate
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    config: dict[str, Any] = {}
+    for one in paths:
+        loaded = yaml.safe_load(Path(one).read_text())
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{one}: not a mapping of config keys")
+        update_config(config, loaded)
+    where = " + ".join(str(p) for p in paths)
     try:
         validate(config, schema=str(schema_path))
     except WorkflowError:
-        raise ConfigError(f"{path}: {describe_schema_error(config, yaml.safe_load(Path(schema_path).read_text()))}") from None
+        raise ConfigError(f"{where}: {describe_schema_error(config, yaml.safe_load(Path(schema_path).read_text()))}") from None
     return config

@@ -25,10 +25,12 @@ from pathlib import Path
 import pandas as pd
 
 from analog_tl.errors import AnalogTLError, ConfigError
-from analog_tl.results.selection import select_learning_rates, summarise_sweeps
-from analog_tl.results.tables import by_axis, epochs_table, fast_lr_table, noise_table, runs_table, write_csv
+from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
+from analog_tl.results.tables import by_axis, epochs_table, noise_table, runs_table, write_csv
 
-TABLES = ("runs", "epochs", "transfer_noise", "fast_lr")
+# The tables read from every part; the fast_lr choice is made again from the merged candidate runs.
+READ_TABLES = ("runs", "epochs", "transfer_noise")
+TABLES = (*READ_TABLES, "fast_lr")  # the tables written
 # Identity of a row in each table; two parts' rows with the same key must agree.
 KEYS = {
     "runs": ["run"],
@@ -53,6 +55,7 @@ class Grid:
     seeds: tuple[int, ...]
     transfer_noise: tuple[float, ...]
     frozen_digital_ablation: bool = False
+    fast_lrs: tuple[float, ...] = (0.1,)  # the c-TTv2 fast_lr candidates, chosen per task on validation
     # runs.csv columns every run must have: {column: value}, and those of the digital and the analog runs
     settings: tuple[tuple[str, object], ...] = ()
     digital_settings: tuple[tuple[str, object], ...] = ()
@@ -67,6 +70,7 @@ class Grid:
                 seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
                 transfer_noise=tuple(float(t) for t in config["analog"]["transfer_noise"]),
                 frozen_digital_ablation=bool(config["analog"]["frozen_digital_ablation"]),
+                fast_lrs=tuple(float(f) for f in config["analog"]["fast_lrs"]),
                 settings=(("epochs", int(config["finetune"]["epochs"])),
                           ("batch_size", int(config["finetune"]["batch_size"]))),
                 digital_settings=(("lr", float(config["finetune"]["digital_lr"])),),
@@ -103,8 +107,8 @@ def read_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     """The tables of one part: its CSV files, or a tabulation of its workflow folder's finished runs."""
     folder = Path(folder)
     if (folder / "runs.csv").is_file():
-        present = {name: folder / f"{name}.csv" for name in TABLES if (folder / f"{name}.csv").is_file()}
-        missing = sorted(set(TABLES) - set(present) - {"fast_lr"})
+        present = {name: folder / f"{name}.csv" for name in READ_TABLES if (folder / f"{name}.csv").is_file()}
+        missing = sorted(set(READ_TABLES) - set(present))
         if missing:
             raise PartsError(f"part {folder}: no {', '.join(m + '.csv' for m in missing)} beside runs.csv")
         return {name: pd.read_csv(path) for name, path in present.items()}
@@ -118,9 +122,6 @@ def read_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     reports = sorted(str(p) for p in (results / "analog_init").rglob("transfer_noise.csv"))
     if reports:
         tables["transfer_noise"] = noise_table(reports)
-    selections = sorted((results / "selection" / "fast_lr").glob("*.json"))
-    if selections:
-        tables["fast_lr"] = fast_lr_table(selections)
     return {name: _roundtrip(table) for name, table in tables.items()}
 
 
@@ -203,14 +204,32 @@ def check_settings(runs: pd.DataFrame, grid: Grid) -> None:
                                  "(every part must come from the same config)")
 
 
+def fast_lr_candidates(runs: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """The runs that choose each task's fast_lr (analog TL at the smallest noise and analog scratch, every
+    candidate and seed of ``grid``); PartsError naming any that no part holds."""
+    tau0 = min(grid.transfer_noise)
+    tl = (runs["mode"] == "analog_tl") & (runs["transfer_noise"].astype(float) == tau0)
+    rows = runs[(tl | (runs["mode"] == "analog_scratch")) & runs["task"].isin(grid.tasks)
+                & runs["seed"].astype(int).isin(grid.seeds) & runs["fast_lr"].astype(float).isin(grid.fast_lrs)]
+    keys = set(zip(rows["task"], rows["mode"], rows["fast_lr"].astype(float), rows["seed"].astype(int)))
+    expected = {(t, m, f, s) for t in grid.tasks for m in ("analog_tl", "analog_scratch") for f in grid.fast_lrs
+                for s in grid.seeds}
+    missing = sorted(expected - keys)
+    if missing:
+        listed = "; ".join(f"{t} {m} fast_lr {f:g} seed {s}" for t, m, f, s in missing)
+        raise PartsError(f"the parts lack {len(missing)} fast_lr candidate run(s): {listed}")
+    return rows.reset_index(drop=True)
+
+
 def merge_parts(parts: Sequence[str | Path], grid: Grid) -> dict[str, pd.DataFrame]:
-    """The four tidy tables of ``grid`` from ``parts``: rows off the grid left out, shared rows checked to agree."""
+    """The four tidy tables of ``grid`` from ``parts``: rows off the grid left out, shared rows checked to agree.
+
+    The fast_lr choice is made again from every part's candidate runs (``select_fast_lr``), so a part
+    that ran some candidates and a part that ran the others merge into one choice.
+    """
     read = [(str(p), read_part(p)) for p in parts]
-    stacked = {name: stack(name, [(label, t[name]) for label, t in read if name in t]) for name in TABLES}
-    fast_lr = stacked["fast_lr"]
-    if fast_lr.empty:
-        raise PartsError("no part has the fast_lr selection (fast_lr.csv or results/selection/fast_lr/*.json)")
-    fast_lr = fast_lr[fast_lr["task"].isin(grid.tasks)].reset_index(drop=True)
+    stacked = {name: stack(name, [(label, t[name]) for label, t in read if name in t]) for name in READ_TABLES}
+    fast_lr = select_fast_lr(fast_lr_candidates(stacked["runs"], grid))
     runs = grid_runs(stacked["runs"], fast_lr, grid)
     epochs = stacked["epochs"][stacked["epochs"]["run"].isin(runs["run"])].reset_index(drop=True)
     noise = stacked["transfer_noise"]
