@@ -187,7 +187,7 @@ def test_a_library_loaded_before_the_pin_is_refused():
     result = subprocess.run([sys.executable, "-c", code], env=CHILD_ENV, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     error = "CpuIsaError: compute.cpu_isa: avx2 did not reach {'torch ATen': 'AVX512', 'numpy': ['X86_V3', 'X86_V4'"
-    assert result.stderr.splitlines()[-1].startswith(f"analog_tl.cpu_isa.{error}")
+    assert result.stderr.splitlines()[-1].startswith(f"analog_tl.errors.{error}")
 
 
 @needs_avx2

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from analog_tl.analog.populations import population_seeds, tile_seed
+from analog_tl.analog.populations import population_seeds
+from analog_tl.seeds import tile_seed
 from analog_tl.analog.rpu import build_rpu_config
 from analog_tl.analog.transfer import convert
 from analog_tl.config import AnalogConfig, ModelConfig

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from analog_tl.errors import ConfigError
+from analog_tl.errors import ConfigError, CpuIsaError
 
 LEVELS = ("avx2", "native")  # compute.cpu_isa (workflow/schemas/config.schema.yaml lists the same)
 DEFAULT_LEVEL = "avx2"
@@ -51,10 +51,6 @@ AVX2_FLAGS = ("avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "abm", "movbe")
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512dq")
 REPORTED_FLAGS = AVX2_FLAGS + AVX512_FLAGS + ("avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
 EXPECTED_ATEN = {"avx2": "AVX2"}  # torch.backends.cpu.get_cpu_capability() under each pinned level
-
-
-class CpuIsaError(ConfigError):
-    """``compute.cpu_isa`` cannot be honoured on this machine or in this process."""
 
 
 def _cpuinfo_fields(cpuinfo: Path) -> dict[str, str]:

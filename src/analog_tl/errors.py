@@ -24,6 +24,46 @@ class ChecksumError(AnalogTLError, RuntimeError):
     """A file does not match the checksum recorded when it was written."""
 
 
+# Configuration
+class AnalogConfigError(ConfigError):
+    """An analog setting names a device or field that aihwkit does not have."""
+
+
+class SimulatorScopeError(AnalogConfigError):
+    """The rpu_config asks for something the fast simulator does not compute."""
+
+
+class CpuIsaError(ConfigError):
+    """``compute.cpu_isa`` cannot be honoured on this machine or in this process."""
+
+
+# Data
+class DataSourceError(DataError):
+    """The configured data cannot be read (missing, empty, malformed)."""
+
+
+# Compute devices and kernels
+class DeviceError(AnalogTLError, RuntimeError):
+    """The requested compute device cannot be used."""
+
+
+class KernelBuildError(AnalogTLError, RuntimeError):
+    """The C++ kernel could not be compiled (no compiler, no ninja, or a compile error)."""
+
+
+class KernelChoiceError(AnalogTLError, RuntimeError):
+    """The requested kernel cannot compute on the tile's device."""
+
+
+# Training and results
+class DivergenceError(AnalogTLError, RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class PartsError(AnalogTLError, ValueError):
+    """Parts that cannot be merged: a missing table, disagreeing rows, or runs off the config's grid."""
+
+
 def first_line(error: BaseException) -> str:
     """``TypeName: first line of the message`` of ``error`` (for one-line reports)."""
     text = str(error).strip()

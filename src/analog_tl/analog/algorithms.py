@@ -2,7 +2,7 @@
 
 ``ALGORITHMS`` names what each algorithm is in aihwkit 1.2.0 (``build_config``
 builds the rpu_config; the compound is ``rpu_config.device``). Table I of the
-paper (:data:`~analog_tl.analog.rpu.TABLE_I_COMPOUND`) is set on every
+paper (:data:`~analog_tl.analog.table_i.TABLE_I_COMPOUND`) is set on every
 algorithm whose compound has the field, except where the field defines the
 algorithm: TTv2 is aihwkit's ``ChoppedTransferCompound`` with
 ``in_chop_prob = 0``, so Table I's chopper probability (0.1, which would make
@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from analog_tl.analog.devices import AnalogConfigError, build_device, device_factory, set_fields
-from analog_tl.analog.rpu import TABLE_I_COMPOUND
+from analog_tl.analog.devices import build_device, device_factory, set_fields
+from analog_tl.analog.table_i import TABLE_I_COMPOUND
 from analog_tl.config import AnalogConfig
+from analog_tl.errors import AnalogConfigError
 
 ALGORITHMS: dict[str, str] = {
     "sgd": "analog SGD: pulsed rank-one updates on one device per weight (SingleRPUConfig)",

@@ -21,11 +21,7 @@ import enum
 from typing import Any
 
 from analog_tl.config import DeviceConfig
-from analog_tl.errors import ConfigError
-
-
-class AnalogConfigError(ConfigError):
-    """An analog setting names a device or field that aihwkit does not have."""
+from analog_tl.errors import AnalogConfigError
 
 
 def set_fields(target: Any, values: dict[str, Any], where: str) -> None:

@@ -19,14 +19,12 @@ clock-seeded population per tile) and records no seeds.
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from torch import nn
 
-SEED_MODULUS = 2**31 - 1  # aihwkit's construction seed is a C int; 0 means "clock-seeded"
-
+from analog_tl.seeds import tile_seed
 
 @dataclass(frozen=True)
 class TileSeed:
@@ -41,12 +39,6 @@ class TileSeed:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict, for ``run.json``."""
         return asdict(self)
-
-
-def tile_seed(construction_seed: int, layer: str, tile: int) -> int:
-    """Construction seed of tile ``tile`` of layer ``layer``: SHA-256 of the three, in [1, 2^31 - 1)."""
-    digest = hashlib.sha256(f"{construction_seed}\x00{layer}\x00{tile}".encode()).digest()
-    return 1 + int.from_bytes(digest[:8], "big") % (SEED_MODULUS - 1)
 
 
 def _with_seed(rpu_config: Any, seed: int) -> Any:

@@ -13,23 +13,12 @@ import dataclasses
 import enum
 from typing import Any
 
-from analog_tl.analog.devices import AnalogConfigError
+from analog_tl.analog.algorithms import build_algorithm_config
+from analog_tl.analog.table_i import TABLE_I_COMPOUND, table_i_view
 from analog_tl.config import AnalogConfig
+from analog_tl.errors import AnalogConfigError
 
 __all__ = ["AnalogConfigError", "TABLE_I_COMPOUND", "build_rpu_config", "resolve", "table_i_view"]
-
-# Table I of the paper: c-TTv2 hyper-parameters set on the ChoppedTransferCompound.
-# The optimiser learning rate (0.01) and batch size (8) are training settings.
-TABLE_I_COMPOUND: dict[str, Any] = {
-    "transfer_every": 1.0,
-    "auto_granularity": 10000.0,
-    "momentum": 0.0,
-    "auto_scale": True,
-    "in_chop_prob": 0.10,
-    "units_in_mbatch": False,
-    "forget_buffer": True,
-    "auto_momentum": 0.99,
-}
 
 
 def build_rpu_config(config: AnalogConfig) -> Any:
@@ -39,8 +28,6 @@ def build_rpu_config(config: AnalogConfig) -> Any:
     (:func:`analog_tl.analog.algorithms.build_algorithm_config`), with the
     compound overrides (e.g. ``fast_lr``) as its grid point.
     """
-    from analog_tl.analog.algorithms import build_algorithm_config
-
     return build_algorithm_config("c-ttv2", config, config.compound)[0]
 
 
@@ -62,13 +49,3 @@ def resolve(obj: Any) -> Any:
     if isinstance(obj, type):
         return obj.__name__
     return repr(obj)
-
-
-def table_i_view(rpu_config: Any, lr: float, batch_size: int) -> dict[str, Any]:
-    """The Table I rows as simulated (read back from the built config; None where the compound lacks the field)."""
-    compound = rpu_config.device
-    return {
-        "learning_rate": lr,
-        "batch_size": batch_size,
-        **{key: getattr(compound, key, None) for key in TABLE_I_COMPOUND},
-    }

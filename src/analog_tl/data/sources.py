@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from analog_tl.config import DataConfig
 from analog_tl.data import synthetic
 from analog_tl.data.prepared import LabelledImages
-from analog_tl.errors import DataError
+from analog_tl.errors import DataSourceError
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,6 @@ ROLES = ("pretrain", "finetune")
 TORCHVISION_ROLES = {"cifar10": "pretrain", "cifar100": "finetune"}  # torchvision data set of each role
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm"}
 IMAGE_SIZE = 32
-
-
-class DataSourceError(DataError):
-    """The configured data cannot be read (missing, empty, malformed)."""
 
 
 def available_classes(config: DataConfig, role: str) -> list[str]:

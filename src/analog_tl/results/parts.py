@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analog_tl.errors import AnalogTLError, ConfigError
+from analog_tl.errors import ConfigError, PartsError
 from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
 from analog_tl.results.tables import by_axis, epochs_table, noise_table, runs_table, write_csv
 
@@ -41,10 +41,6 @@ KEYS = {
 # Wall-clock columns: they differ between two runs of the same job and are not compared.
 TIMING_COLUMNS = {"train_seconds", "seconds"}
 DIGITAL_MODES = ("digital_tl", "digital_scratch")
-
-
-class PartsError(AnalogTLError, ValueError):
-    """Parts that cannot be merged: a missing table, disagreeing rows, or runs off the config's grid."""
 
 
 @dataclass(frozen=True)

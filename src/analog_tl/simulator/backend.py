@@ -20,16 +20,12 @@ from types import ModuleType
 
 import torch
 
-from analog_tl.errors import AnalogTLError
+from analog_tl.errors import KernelChoiceError
 
 KERNEL_ENV = "ANALOG_TL_SIMULATOR_KERNEL"
 KERNELS = ("auto", "cpp", "triton")
 UPDATE_PATH_ENV = "ANALOG_TL_UPDATE_PATH"
 UPDATE_PATHS = ("auto", "reference")
-
-
-class KernelChoiceError(AnalogTLError, RuntimeError):
-    """The requested kernel cannot compute on the tile's device."""
 
 
 def triton_interpreted() -> bool:

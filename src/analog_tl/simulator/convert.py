@@ -92,7 +92,7 @@ def from_aihwkit(analog: nn.Module, template: nn.Module, rpu_config: Any, seed: 
     """The simulator's copy of aihwkit model ``analog`` (converted from ``template`` with ``rpu_config``).
 
     ``seed`` keys the tiles' random streams (:func:`tile_key`). Raises
-    :class:`~analog_tl.simulator.settings.SimulatorScopeError` if ``rpu_config``
+    :class:`~analog_tl.errors.SimulatorScopeError` if ``rpu_config``
     asks for something the simulator does not compute.
     """
     settings = tile_settings(rpu_config)

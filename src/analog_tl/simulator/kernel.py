@@ -30,7 +30,7 @@ from types import ModuleType
 
 import torch
 
-from analog_tl.errors import AnalogTLError
+from analog_tl.errors import KernelBuildError
 from analog_tl.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ SOURCE = Path(__file__).resolve().parent / "csrc" / "cttv2.cpp"
 CFLAGS = ("-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden")
 LDFLAGS = ("-fopenmp",)
 NORMAL_TABLE_SIZE = 2**16
-
-
-class KernelBuildError(AnalogTLError, RuntimeError):
-    """The C++ kernel could not be compiled (no compiler, no ninja, or a compile error)."""
 
 
 def _compiler_version() -> str:

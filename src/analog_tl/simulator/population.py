@@ -38,11 +38,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from analog_tl.analog.populations import tile_seed
 from analog_tl.simulator.convert import tile_key
 from analog_tl.simulator.layers import AnalogLinear
 from analog_tl.simulator.settings import TileSettings
 from analog_tl.simulator.tile import DEVICE_FIELDS, SimTile
+from analog_tl.seeds import tile_seed
 
 __all__ = ["DeviceDistribution", "Population", "draw_devices", "fill_devices", "with_drawn_devices"]
 
@@ -167,7 +167,7 @@ def with_drawn_devices(template: nn.Module, settings: TileSettings, population: 
 
     For timing where no aihwkit conversion is at hand (a GPU machine; the
     paper Swin's converted bundle is 1.5 GB): each tile gets its own devices,
-    drawn from :func:`analog_tl.analog.populations.tile_seed` (``seed``, layer,
+    drawn from :func:`analog_tl.seeds.tile_seed` (``seed``, layer,
     tile), as the project gives each tile its own population, and its Philox key
     from :func:`~analog_tl.simulator.convert.tile_key`; C is the template's
     weight clipped to C's bounds (relative to its reference), A, H and the

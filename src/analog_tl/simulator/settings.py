@@ -18,14 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from analog_tl.analog.devices import AnalogConfigError
+from analog_tl.errors import AnalogConfigError, SimulatorScopeError
 
 __all__ = ["CompoundSettings", "DeviceSettings", "IOSettings", "SimulatorScopeError", "TileSettings", "check_scope",
            "tile_settings"]
-
-
-class SimulatorScopeError(AnalogConfigError):
-    """The rpu_config asks for something the fast simulator does not compute."""
 
 
 def _f32(value: float) -> float:

@@ -18,10 +18,10 @@ from typing import Any
 import torch
 
 from analog_tl.analog.algorithms import build_algorithm_config, compound_fields
-from analog_tl.analog.devices import AnalogConfigError, device_summary
+from analog_tl.analog.devices import device_summary
 from analog_tl.config import AnalogConfig, DeviceConfig, ModelConfig, TrainConfig
 from analog_tl.data.prepared import load_prepared
-from analog_tl.errors import first_line
+from analog_tl.errors import AnalogConfigError, first_line
 from analog_tl.io import write_json
 from analog_tl.steps.training import (
     ANALOG_LAYERS, _fit_analog, _pretrained_inputs, analog_from_pretrained, analog_optimizer,

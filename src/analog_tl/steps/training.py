@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from analog_tl.analog.devices import AnalogConfigError, build_device, device_summary
+from analog_tl.analog.devices import build_device, device_summary
 from analog_tl.analog.parameters import freeze_digital, parameter_counts
 from analog_tl.analog.populations import population_seeds
 from analog_tl.analog.rpu import build_rpu_config, resolve, table_i_view
@@ -24,6 +24,7 @@ from analog_tl.analog.symmetry import symmetry_points
 from analog_tl.analog.transfer import apply_transfer_noise, convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, to_dict
 from analog_tl.data.prepared import PreparedData, load_prepared, sidecar_path, verify_checksum
+from analog_tl.errors import AnalogConfigError
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.models.factory import build_model, describe, head_name, swap_head
 from analog_tl.training.artifacts import RunPaths, load_checked_model, recorded_sha256, save_model
@@ -244,7 +245,7 @@ def analog_record(analog: nn.Module, analog_cfg: AnalogConfig) -> dict[str, Any]
         "analog_device": device_summary(analog_cfg.device),
         "device_populations": {
             "construction_seed": analog_cfg.construction_seed,
-            "rule": "seed of each tile = analog_tl.analog.populations.tile_seed(construction_seed, layer, tile)",
+            "rule": "seed of each tile = analog_tl.seeds.tile_seed(construction_seed, layer, tile)",
             "tiles": [t.as_dict() for t in population_seeds(analog, analog_cfg.construction_seed)],
         },
         "symmetry_points": [p.as_dict() for p in symmetry_points(analog)],

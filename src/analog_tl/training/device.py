@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from analog_tl.errors import AnalogTLError
+from analog_tl.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,6 @@ CUDA_BUILD_HINT = (
     "with CMAKE_ARGS='-DUSE_CUDA=ON -DRPU_CUDA_ARCHITECTURES=80;90' pip install --no-build-isolation aihwkit-1.2.0.tar.gz, "
     "or install conda-forge's aihwkit-gpu"
 )
-
-
-class DeviceError(AnalogTLError, RuntimeError):
-    """The requested compute device cannot be used."""
 
 
 def aihwkit_cuda_compiled() -> bool:

@@ -19,14 +19,10 @@ from torch import nn
 from analog_tl.config import ExecutionConfig, TrainConfig
 from analog_tl.data.batches import eval_batches, steps_per_epoch, train_batches
 from analog_tl.data.prepared import LabelledImages, PreparedData
-from analog_tl.errors import AnalogTLError
+from analog_tl.errors import DivergenceError
 from analog_tl.training.resume import ResumeStore, restore_model, rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
-
-
-class DivergenceError(AnalogTLError, RuntimeError):
-    """The training loss became NaN or infinite."""
 
 
 @dataclass
