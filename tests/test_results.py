@@ -33,6 +33,14 @@ def test_learning_rate_is_selected_on_validation_error_only():
     assert len(table) == 4 and table.selected.sum() == 2  # every candidate kept
 
 
+def test_a_validation_error_tie_goes_to_the_lower_validation_loss_then_the_smaller_lr():
+    runs = sweep_runs().assign(best_val_loss=[0.5, 0.4, 0.6, 0.3])  # seed 1 ties on error; lr 0.05 has the lower loss
+    chosen = select_learning_rates(runs).query("selected").set_index("seed")
+    assert chosen.loc[1, "lr"] == 0.05 and chosen.loc[0, "lr"] == 0.05
+    tied = sweep_runs().assign(best_val_loss=[0.5, 0.4, 0.3, 0.3])  # tied on both: the smaller learning rate
+    assert select_learning_rates(tied).query("selected").set_index("seed").loc[1, "lr"] == 0.01
+
+
 def test_sweep_summary_aggregates_the_selected_models_over_seeds():
     summary = summarise_sweeps(select_learning_rates(sweep_runs()))
     row = summary.iloc[0]

@@ -32,3 +32,11 @@ def test_fast_lr_is_chosen_on_mean_validation_error_per_mode():
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="fast_lr"):
         select_fast_lr(candidates().drop(columns="fast_lr"))
+
+
+def test_a_validation_error_tie_goes_to_the_lower_mean_validation_loss():
+    table = candidates()
+    table["best_val_loss"] = [0.5, 0.5, 0.4, 0.4, 0.9, 0.9, 0.7, 0.8]  # scratch: tied errors, fast_lr 1.0 lower loss
+    chosen = select_fast_lr(table).set_index(["mode", "fast_lr"])
+    assert chosen.loc[("analog_scratch", 1.0), "selected"] and not chosen.loc[("analog_scratch", 0.1), "selected"]
+    assert chosen.loc[("analog_scratch", 1.0), "val_loss_mean"] == pytest.approx(0.75)
