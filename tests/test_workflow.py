@@ -441,6 +441,24 @@ def test_sweep_tables_select_on_validation_and_runs_record_the_device(finished_r
     assert all(d["dw_min_dtod"] == 0.6 for d in dtod["rpu_config"]["device"]["unit_cell_devices"])
 
 
+def test_a_sweep_part_tabulated_from_the_workflow_merges_into_the_workflows_own_sweep_tables(finished_run, tmp_path):
+    """scripts/tabulate_sweep_part.py's tables of the finished run, merged alone, are the workflow's tables."""
+    from analog_tl.results.parts import SweepGrid, merge_sweep_parts, write_sweep_part
+    from analog_tl.workflow_config import read_workflow_config
+
+    written = write_sweep_part(finished_run, tmp_path / "part")
+    assert {p.name for p in written} >= {"dtod_runs.csv", "dtod_epochs.csv", "spv_runs.csv"}
+    config = read_workflow_config(finished_run / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")
+    fast = {task: selected(finished_run, task) for task in ("2class", "5class")}
+    merged = merge_sweep_parts([tmp_path / "part"], SweepGrid.from_config(config), fast)
+    for axis, runs in merged.items():
+        own = pd.read_csv(finished_run / "results" / "tables" / "sweeps" / f"{axis}_runs.csv")
+        got = runs.sort_values("run").reset_index(drop=True)[own.columns]
+        pd.testing.assert_frame_equal(got, own.sort_values("run").reset_index(drop=True), check_dtype=False)
+    epochs = pd.read_csv(tmp_path / "part" / "sweeps" / "dtod_epochs.csv")
+    assert epochs["val_loss"].notna().all() and epochs.groupby("run")["epoch"].max().eq(2).all()
+
+
 def test_the_measured_symmetry_point_separates_the_sps_readings(finished_run):
     """Eq. 2's range skew leaves the symmetry point at 0; the reference shift moves it by s (weight units)."""
     tables = finished_run / "results" / "tables" / "sweeps"

@@ -297,6 +297,40 @@ class SweepGrid:
         return {(t, v, lr, s) for t in self.tasks for v in values for lr in self.lrs for s in self.seeds}
 
 
+def _finished_sweep_runs(folder: Path) -> list[str]:
+    """Sweep run folders (relative to the workflow folder ``folder``) with a ``final.json``."""
+    root = folder / "results" / "sweeps"
+    return sorted(str(p.parent.relative_to(folder)) for p in root.rglob("final.json")) if root.is_dir() else []
+
+
+# Per-epoch columns a sweep part keeps (its settings are in the runs table, joined on ``run``).
+SWEEP_EPOCH_COLUMNS = ["run", "epoch", "train_loss", "train_error", "val_error", "val_loss", "test_error", "seconds"]
+
+
+def write_sweep_part(folder: str | Path, out: str | Path) -> list[Path]:
+    """Tabulate the finished sweep runs of workflow folder ``folder`` as a part: ``out/sweeps/<axis>_runs.csv``.
+
+    Also ``<axis>_epochs.csv`` (:data:`SWEEP_EPOCH_COLUMNS`), so that the
+    part keeps every run's curve once its workflow folder is gone. Returns the
+    paths written; PartsError when the folder has no finished sweep run.
+    """
+    folder, out = Path(folder), Path(out)
+    runs = _finished_sweep_runs(folder)
+    if not runs:
+        raise PartsError(f"{folder}: no finished runs under {folder / 'results' / 'sweeps'}")
+    table = runs_table([folder / r for r in runs]).drop(columns="selected", errors="ignore")
+    epochs = epochs_table([folder / r for r in runs])
+    for frame in (table, epochs):
+        frame["run"] = frame["run"].map(lambda path: str(Path(path).relative_to(folder)))
+    paths = []
+    for axis, rows in by_axis(table).items():
+        for suffix, frame in (("runs", rows), ("epochs", epochs[epochs["run"].isin(rows["run"])][SWEEP_EPOCH_COLUMNS])):
+            path = out / "sweeps" / f"{axis}_{suffix}.csv"
+            write_csv(frame, path)
+            paths.append(path)
+    return paths
+
+
 def read_sweep_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     """{axis: runs table} of one part: its ``sweeps/<axis>_runs.csv`` tables, or its finished sweep runs.
 
@@ -308,10 +342,10 @@ def read_sweep_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     if tables:
         frames = [pd.read_csv(path) for path in tables]
     else:
-        root = folder / "results" / "sweeps"
-        runs = sorted(str(p.parent.relative_to(folder)) for p in root.rglob("final.json")) if root.is_dir() else []
+        runs = _finished_sweep_runs(folder)
         if not runs:
-            raise PartsError(f"part {folder}: neither sweeps/*_runs.csv nor finished runs under {root}")
+            raise PartsError(f"part {folder}: neither sweeps/*_runs.csv nor finished runs under "
+                             f"{folder / 'results' / 'sweeps'}")
         table = runs_table([folder / r for r in runs])
         table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
         frames = [_roundtrip(table)]
@@ -328,18 +362,20 @@ def _describe_sweep(axis: str, keys) -> str:
     return "; ".join(f"{axis} {t} {v:g} % lr {lr:g} seed {s}" for t, v, lr, s in sorted(keys))
 
 
-def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: float) -> pd.DataFrame:
-    """The rows of ``runs`` on ``axis``'s grid at ``fast_lr``; PartsError naming a missing or off-setting run."""
+def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dict[str, float]) -> pd.DataFrame:
+    """The rows of ``runs`` on ``axis``'s grid at each task's ``fast_lr``; PartsError naming a missing or off run."""
     keys = _sweep_key(runs)
     expected = grid.expected(axis)
-    in_grid = keys.isin(expected) & (runs["fast_lr"].astype(float) == fast_lr)
+    wanted = runs["task"].map(fast_lr).astype(float)
+    in_grid = keys.isin(expected) & (runs["fast_lr"].astype(float) == wanted)
     kept, kept_keys = runs[in_grid], keys[in_grid]
     duplicated = kept_keys.duplicated(keep=False)
     if duplicated.any():
         raise PartsError(f"two run folders for {_describe_sweep(axis, set(kept_keys[duplicated]))}")
     missing = expected - set(kept_keys)
     if missing:
-        raise PartsError(f"the parts lack {len(missing)} sweep run(s) of the config's grid (fast_lr {fast_lr:g}): "
+        at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
+        raise PartsError(f"the parts lack {len(missing)} sweep run(s) of the config's grid (fast_lr {at}): "
                          f"{_describe_sweep(axis, missing)}")
     for column, value in (("epochs", grid.epochs), ("simulator", grid.simulator)):
         off = kept[kept[column] != value]
@@ -349,24 +385,28 @@ def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: flo
     return kept.reset_index(drop=True)
 
 
-def merge_sweep_parts(parts: Sequence[str | Path], grid: SweepGrid, fast_lr: float | None = None) -> dict[str, pd.DataFrame]:
+def merge_sweep_parts(
+    parts: Sequence[str | Path], grid: SweepGrid, fast_lr: float | dict[str, float] | None = None
+) -> dict[str, pd.DataFrame]:
     """{axis: runs table with the learning-rate selection} of ``grid`` from ``parts``.
 
     Rows off the grid are left out; a run in two parts must agree (as
-    :func:`stack` checks); every planned run must be present. ``fast_lr``
-    defaults to the config's only candidate.
+    :func:`stack` checks); every planned run must be present. ``fast_lr``: the
+    sweeps' c-TTv2 fast_lr, one for every task or one per task (the workflow's
+    analog TL choice); by default the config's only candidate.
     """
     if fast_lr is None:
         if len(grid.fast_lrs) != 1:
             raise PartsError(f"the config lists several fast_lr candidates {list(grid.fast_lrs)}; name the sweeps' one")
         fast_lr = grid.fast_lrs[0]
+    per_task = fast_lr if isinstance(fast_lr, dict) else dict.fromkeys(grid.tasks, float(fast_lr))
     read = [(str(p), read_sweep_part(p)) for p in parts]
     merged = {}
     for axis in grid.axes:
         frames = [(label, tables[axis]) for label, tables in read if axis in tables]
         if not frames:
             raise PartsError(f"no part has runs of the sweep axis {axis}")
-        runs = sweep_grid_runs(axis, stack("runs", frames), grid, fast_lr)
+        runs = sweep_grid_runs(axis, stack("runs", frames), grid, per_task)
         merged[axis] = select_learning_rates(runs)
     return merged
 
