@@ -177,16 +177,23 @@ def grid_runs(runs: pd.DataFrame, fast_lr: pd.DataFrame, grid: Grid) -> pd.DataF
     keys = _run_key(runs)
     expected = grid.expected()
     in_grid = pd.Series(chosen, index=runs.index) & keys.isin(expected)
+    kept = _one_run_per_point(runs, keys, in_grid, expected, _describe,
+                              "run(s) of the config's grid (at the selected fast_lr)")
+    check_settings(kept, grid)
+    return kept.reset_index(drop=True)
+
+
+def _one_run_per_point(runs: pd.DataFrame, keys: pd.Series, in_grid: pd.Series, expected: set, describe,
+                       what: str) -> pd.DataFrame:
+    """The rows of ``runs`` marked ``in_grid``; PartsError naming a grid point with two runs or with none."""
     kept, kept_keys = runs[in_grid], keys[in_grid]
     duplicated = kept_keys.duplicated(keep=False)
     if duplicated.any():
-        raise PartsError(f"two run folders for {_describe(set(kept_keys[duplicated]))}")
+        raise PartsError(f"two run folders for {describe(set(kept_keys[duplicated]))}")
     missing = expected - set(kept_keys)
     if missing:
-        raise PartsError(f"the parts lack {len(missing)} run(s) of the config's grid (at the selected fast_lr): "
-                         f"{_describe(missing)}")
-    check_settings(kept, grid)
-    return kept.reset_index(drop=True)
+        raise PartsError(f"the parts lack {len(missing)} {what}: {describe(missing)}")
+    return kept
 
 
 def check_settings(runs: pd.DataFrame, grid: Grid) -> None:
@@ -368,15 +375,9 @@ def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dic
     expected = grid.expected(axis)
     wanted = runs["task"].map(fast_lr).astype(float)
     in_grid = keys.isin(expected) & (runs["fast_lr"].astype(float) == wanted)
-    kept, kept_keys = runs[in_grid], keys[in_grid]
-    duplicated = kept_keys.duplicated(keep=False)
-    if duplicated.any():
-        raise PartsError(f"two run folders for {_describe_sweep(axis, set(kept_keys[duplicated]))}")
-    missing = expected - set(kept_keys)
-    if missing:
-        at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
-        raise PartsError(f"the parts lack {len(missing)} sweep run(s) of the config's grid (fast_lr {at}): "
-                         f"{_describe_sweep(axis, missing)}")
+    at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
+    kept = _one_run_per_point(runs, keys, in_grid, expected, lambda k: _describe_sweep(axis, k),
+                              f"sweep run(s) of the config's grid (fast_lr {at})")
     for column, value in (("epochs", grid.epochs), ("simulator", grid.simulator)):
         off = kept[kept[column] != value]
         if not off.empty:
