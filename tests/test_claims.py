@@ -109,3 +109,16 @@ def test_committed_runs_get_scores_from_their_epochs_table():
     assert (runs["test_error_last"] == runs["final_test_error"]).all()
     with pytest.raises(ValueError, match="no epochs table"):
         with_protocol_scores(pd.read_csv(folder / "runs.csv"), None)
+
+
+def test_only_the_rows_without_scores_are_scored_from_the_epochs():
+    folder = ROOT / "docs" / "results" / "real-small"
+    runs, epochs = pd.read_csv(folder / "runs.csv"), pd.read_csv(folder / "epochs.csv")
+    full = with_protocol_scores(runs, epochs)
+    partly = full.copy()
+    partly.loc[partly.index[::2], list(METRIC_COLUMNS.values())] = np.nan  # a merge of older and newer parts
+    partly.loc[partly.index[1], "test_error_last"] = 0.99  # a newer row's own value is kept
+    again = with_protocol_scores(partly, epochs)
+    expected = full.copy()
+    expected.loc[expected.index[1], "test_error_last"] = 0.99
+    pd.testing.assert_frame_equal(again[list(METRIC_COLUMNS.values())], expected[list(METRIC_COLUMNS.values())])

@@ -258,3 +258,17 @@ def test_a_bad_overlay_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"real-small.yaml \+ .*overlay.yaml: analog: unknown key\(s\) 'fast_lr'"):
         read_workflow_config([REPO / "config" / "real-small.yaml", overlay],
                              REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def test_a_part_made_after_a_column_was_added_merges_with_an_older_part(tmp_path):
+    """A newer part's run has the validation loss and the protocol's scores; the older copy of it lacks them."""
+    newer = copy_part(TAU0, tmp_path, "newer")
+    run = "results/runs/2class/digital_tl/seed~0"
+    edit_csv(newer / "runs.csv", lambda t: t.assign(best_val_loss=0.25, test_error_selected=0.05))
+    edit_csv(newer / "epochs.csv", lambda t: t.assign(val_loss=0.3))
+    merged = merge_parts([NOISE_2CLASS, newer], GRID_2CLASS)  # the older part first: its rows lack the columns
+    row = merged["runs"].set_index("run").loc[run]
+    assert row["best_val_loss"] == 0.25 and row["test_error_selected"] == 0.05  # the filled row is kept
+    edit_csv(newer / "runs.csv", lambda t: t.assign(final_test_error=t["final_test_error"].where(t["run"] != run, 0.5)))
+    with pytest.raises(PartsError, match=rf"runs: {{'run': '{run}'}} differs .* in final_test_error$"):
+        merge_parts([NOISE_2CLASS, newer], GRID_2CLASS)  # a column both parts have is still compared

@@ -121,12 +121,18 @@ def read_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     return {name: _roundtrip(table) for name, table in tables.items()}
 
 
-def _disagreement(name: str, rows: pd.DataFrame, key: list[str]) -> str | None:
-    """The first key whose duplicate rows differ in a compared column, as a message; None if all agree."""
-    compared = [c for c in rows.columns if c not in TIMING_COLUMNS and c != "_part"]
+def _disagreement(name: str, rows: pd.DataFrame, key: list[str], columns: dict[str, set[str]]) -> str | None:
+    """The first key whose duplicate rows differ in a compared column, as a message; None if all agree.
+
+    Compared: the columns that every part holding the key has (``columns``: per
+    part label), wall-clock times aside; a part made before a column existed
+    (the validation loss, the protocol's scores) is checked on the others.
+    """
     for values, group in rows.groupby(key, dropna=False, sort=False):
         if len(group) < 2:
             continue
+        common = set.intersection(*(columns[label] for label in group["_part"].unique()))
+        compared = [c for c in rows.columns if c in common and c not in TIMING_COLUMNS]
         first = group[compared].iloc[0]
         for _, other in group[compared].iloc[1:].iterrows():
             differ = [c for c in compared if not (first[c] == other[c] or (pd.isna(first[c]) and pd.isna(other[c])))]
@@ -138,16 +144,22 @@ def _disagreement(name: str, rows: pd.DataFrame, key: list[str]) -> str | None:
 
 
 def stack(name: str, frames: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Rows of table ``name`` from every part, duplicates (same key, same values) kept once."""
+    """Rows of table ``name`` from every part, duplicates (same key, same values) kept once.
+
+    Of a run found in two parts, the row with the most filled columns is kept
+    (a part made after a column was added has it).
+    """
     present = [frame.assign(_part=label) for label, frame in frames]
     if not present:
         return pd.DataFrame()
     rows = pd.concat(present, ignore_index=True)
     key = KEYS[name]
-    problem = _disagreement(name, rows, key)
+    problem = _disagreement(name, rows, key, {label: set(frame.columns) for label, frame in frames})
     if problem:
         raise PartsError(problem)
-    return rows.drop_duplicates(subset=key, keep="first").drop(columns="_part").reset_index(drop=True)
+    filled = rows.notna().sum(axis=1)
+    kept = rows.loc[filled.sort_values(ascending=False, kind="stable").index].drop_duplicates(subset=key, keep="first")
+    return kept.sort_index().drop(columns="_part").reset_index(drop=True)
 
 
 def _selected_fast_lr(fast_lr: pd.DataFrame) -> dict[tuple[str, str], float]:

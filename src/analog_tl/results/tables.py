@@ -160,18 +160,27 @@ def write_sweep_tables(run_folders: list[str], out_candidates: str, out_summary:
 def with_protocol_scores(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.DataFrame:
     """``runs`` with the protocol's score columns, computed from ``epochs`` where ``runs`` lacks them.
 
-    Runs tables made before the protocol (without ``test_error_selected``) are
-    scored from their epochs table, joined on the ``run`` column.
+    Runs tables made before the protocol (without ``test_error_selected``, or a
+    merge of such parts with newer ones, where those rows are empty) are scored
+    from their epochs table, joined on the ``run`` column.
     """
-    if METRIC_COLUMNS["selected"] in runs.columns:
+    column = METRIC_COLUMNS["selected"]
+    lacking = runs[column].isna() if column in runs.columns else pd.Series(True, index=runs.index)
+    if not lacking.any():
         return runs
     if epochs is None:
         raise ValueError("the runs table has no protocol scores and no epochs table was given to compute them")
-    scores = run_scores(epochs)
-    missing = sorted(set(runs["run"]) - set(scores["run"]))
+    wanted = set(runs.loc[lacking, "run"])
+    scores = run_scores(epochs[epochs["run"].isin(wanted)])
+    missing = sorted(wanted - set(scores["run"]))
     if missing:
         raise ValueError(f"the epochs table has no rows for run(s) {missing[:3]}{' ...' if len(missing) > 3 else ''}")
-    return runs.merge(scores, on="run", how="left", validate="one_to_one")
+    scored = runs.set_index("run")
+    filled = scores.set_index("run")
+    for name in filled.columns:
+        fill = filled[name].reindex(scored.index)
+        scored[name] = scored[name].where(scored[name].notna(), fill) if name in scored.columns else fill
+    return scored.reset_index()[list(dict.fromkeys([*runs.columns, *filled.columns]))]
 
 
 def write_claim_tables(
