@@ -292,7 +292,8 @@ def test_noise_levels_relative_to_each_layers_weight_std():
         "task": ["t"] * 6, "seed": [0, 0, 1, 1, 0, 0], "layer": ["a", "b", "a", "b", "a", "b"],
         "tau": [0.1, 0.1, 0.1, 0.1, 0.0, 0.0], "weight_std": [0.05, 0.2, 0.05, 0.2, 0.05, 0.2],
     })
-    table = relative_noise_table(noise).set_index("layer")
-    assert list(table.index) == ["a", "b"]  # one row per layer and level above 0, seeds pooled
-    assert table.loc["a", "tau_over_weight_std"] == pytest.approx(2.0)
-    assert table.loc["b", "tau_over_weight_std"] == pytest.approx(0.5)
+    table = relative_noise_table(noise).set_index(["tau", "layer"])
+    assert len(table) == 4  # one row per level and layer, seeds pooled
+    assert table.loc[(0.1, "a"), "tau_over_weight_std"] == pytest.approx(2.0)
+    assert table.loc[(0.1, "b"), "tau_over_weight_std"] == pytest.approx(0.5)
+    assert table.loc[(0.0, "b"), "tau_over_weight_std"] == 0.0

@@ -126,7 +126,7 @@ def test_runs_table_and_run_records(finished_run):
     assert (runs["test_error_selected"] == runs["test_error_at_best_val"]).all()
     assert (runs["test_error_last"] == runs["final_test_error"]).all() and runs["converged"].isin([True, False]).all()
     verdicts = pd.read_csv(finished_run / "results" / "tables" / "verdicts.csv")
-    assert {"tl_vs_analog_scratch", "digital_tl_ahead", "dtod"} <= set(verdicts["claim"])
+    assert {"tl_vs_analog_scratch", "digital_tl_ahead", "sps_range_skew"} <= set(verdicts["claim"])  # 2 values
     assert verdicts["verdict"].isin(["reproduced", "not reproduced", "inconclusive"]).all()
     # pre-training helps: digital TL beats digital from scratch on the 5-class task
     five = runs[runs.task == "5class"].set_index("mode")
@@ -309,6 +309,7 @@ def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
         "write_run_plan": 2,  # the grids of the two SpS axes
         "aggregate_sweep": 2,  # the two SpS axes only
         "plot_fig4": 1,
+        "claim_verdicts": 1,  # the SpS claims are scored on the new point
         "all": 1,
     }
 

@@ -103,10 +103,9 @@ def relative_noise_table(noise: pd.DataFrame) -> pd.DataFrame:
     ``noise`` is a realised-noise table (:func:`noise_table`); ``weight_std`` is
     the std of the pre-trained weights ``W_pre`` (the same for every seed), so
     ``tau_over_weight_std = tau / weight_std`` compares tau across models whose
-    weights have another scale. Levels above 0 only.
+    weights have another scale (0 at tau 0).
     """
-    levels = noise[noise["tau"] > 0]
-    table = levels.groupby(["task", "tau", "layer"], sort=False)["weight_std"].mean().reset_index()
+    table = noise.groupby(["task", "tau", "layer"], sort=False)["weight_std"].mean().reset_index()
     table["tau_over_weight_std"] = table["tau"] / table["weight_std"]
     return table
 
