@@ -1,6 +1,7 @@
 """Config validation: the JSON schema (with defaults) and the typed views."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,27 @@ def checked(config):
     return config
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "config").glob("*.yaml")) + [REPO / "tests" / "data" / "tiny.yaml"])
+OVERLAY = re.compile(r"^# Overlay on (config/[\w.-]+\.yaml)")  # the first line of an overlay names its base
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "config").glob("*.yaml")) + [REPO / "tests" / "data" / "tiny.yaml"],
+                         ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path):
-    checked(yaml.safe_load(path.read_text()))
+    """A config alone, an overlay merged over the base its first line names (as Snakemake merges them)."""
+    from analog_tl.workflow_config import read_workflow_config
+
+    base = OVERLAY.match(path.read_text())
+    if base:
+        read_workflow_config([REPO / base.group(1), path], SCHEMA)
+    else:
+        checked(yaml.safe_load(path.read_text()))
+
+
+def test_every_overlay_names_its_base_on_its_first_line():
+    overlays = [p for p in (REPO / "config").glob("*.yaml") if OVERLAY.match(p.read_text())]
+    assert {p.name for p in overlays} == {"real-small-fast-lr.yaml", "real-small-seeds.yaml", "real-small-aihwkit.yaml"}
+    for path in overlays:
+        assert (REPO / OVERLAY.match(path.read_text()).group(1)).is_file()
 
 
 def test_defaults_fill_missing_sections():
