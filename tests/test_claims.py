@@ -122,3 +122,10 @@ def test_only_the_rows_without_scores_are_scored_from_the_epochs():
     expected = full.copy()
     expected.loc[expected.index[1], "test_error_last"] = 0.99
     pd.testing.assert_frame_equal(again[list(METRIC_COLUMNS.values())], expected[list(METRIC_COLUMNS.values())])
+
+
+def test_two_runs_of_one_seed_in_an_arm_are_refused():
+    runs = _runs()
+    twice = pd.concat([runs, runs[(runs["mode"] == "digital_tl") & (runs["seed"] == 0)]])
+    with pytest.raises(ValueError, match=r"two runs of seed\(s\) \[0\] in one arm"):
+        claims_table(twice)

@@ -95,8 +95,13 @@ def paper_claims() -> list[PaperClaim]:
 
 
 def _errors(runs: pd.DataFrame, metric: str) -> pd.Series:
-    """Test errors (fractions) of ``runs`` under ``metric``, indexed by seed."""
-    return runs.set_index("seed")[METRIC_COLUMNS[metric]].sort_index()
+    """Test errors (fractions) of one arm's ``runs`` under ``metric``, indexed by seed; ValueError on a seed twice."""
+    errors = runs.set_index("seed")[METRIC_COLUMNS[metric]].sort_index()
+    twice = sorted(set(errors.index[errors.index.duplicated()]))
+    if twice:
+        raise ValueError(f"two runs of seed(s) {twice} in one arm ({runs['run'].iloc[0]}, ...): a runs table of one "
+                         "grid has one run per arm and seed")
+    return errors
 
 
 def _n_test(runs: pd.DataFrame) -> float:
