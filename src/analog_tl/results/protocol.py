@@ -145,7 +145,7 @@ def binomial_se_points(error: float, n_test: float) -> float:
     return 100.0 * math.sqrt(max(error * (1.0 - error), 0.0) / n_test) if n_test > 0 else math.nan
 
 
-def _interval(mean: float, seed_se: float, seed_df: float, binomial_se: float) -> tuple[float, float, float]:
+def _interval(seed_se: float, seed_df: float, binomial_se: float) -> tuple[float, float, float]:
     """``(total_se, df, half_width)`` of the verdict interval."""
     total = math.sqrt(seed_se**2 + binomial_se**2)
     if total == 0:
@@ -171,7 +171,7 @@ def paired_difference(a: pd.Series, b: pd.Series, n_test_a: float, n_test_b: flo
     seed_se = float(diff.std(ddof=1)) / math.sqrt(n)
     t = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
     p = float(2 * stats.t.sf(abs(mean) / seed_se, n - 1)) if seed_se > 0 else (0.0 if mean else 1.0)
-    total, df, half = _interval(mean, seed_se, n - 1, binomial)
+    total, df, half = _interval(seed_se, n - 1, binomial)
     return Difference(n, mean, seed_se, mean - t * seed_se, mean + t * seed_se, p, binomial, total, df,
                       mean - half, mean + half)
 
@@ -192,7 +192,7 @@ def unpaired_difference(a: pd.Series, b: pd.Series, binomial_se: float) -> Diffe
     seed_df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if seed_se > 0 else math.inf
     t = float(stats.t.ppf(0.5 + CONFIDENCE / 2, seed_df))
     p = float(2 * stats.t.sf(abs(mean) / seed_se, seed_df)) if seed_se > 0 else (0.0 if mean else 1.0)
-    total, df, half = _interval(mean, seed_se, seed_df, binomial_se)
+    total, df, half = _interval(seed_se, seed_df, binomial_se)
     return Difference(min(len(a), len(b)), mean, seed_se, mean - t * seed_se, mean + t * seed_se, p, binomial_se,
                       total, df, mean - half, mean + half)
 
