@@ -129,3 +129,23 @@ def test_two_runs_of_one_seed_in_an_arm_are_refused():
     twice = pd.concat([runs, runs[(runs["mode"] == "digital_tl") & (runs["seed"] == 0)]])
     with pytest.raises(ValueError, match=r"two runs of seed\(s\) \[0\] in one arm"):
         claims_table(twice)
+
+
+def test_score_claims_chooses_the_learning_rate_of_a_part_and_refuses_an_incomplete_one(tmp_path):
+    import subprocess
+    import sys
+
+    demo = ROOT / "docs" / "results" / "default" / "sweeps" / "dtod_runs.csv"
+    part = tmp_path / "sweeps"
+    part.mkdir()
+    table = pd.read_csv(demo).drop(columns="selected")
+    table.assign(test_error_selected=table["test_error_at_best_val"], test_error_last=table["final_test_error"],
+                 test_error_last10=table["final_test_error"]).to_csv(part / "dtod_runs.csv", index=False)
+    real = ROOT / "docs" / "results" / "real-small"
+    args = [sys.executable, str(ROOT / "scripts" / "score_claims.py"), "--runs", str(real / "runs.csv"), "--epochs",
+            str(real / "epochs.csv"), "--sweeps", str(part), "--out", str(tmp_path / "out")]
+    done = subprocess.run([*args, "--lrs", "0.01", "0.05"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "dtod" in set(pd.read_csv(tmp_path / "out" / "verdicts.csv")["claim"])
+    refused = subprocess.run([*args, "--lrs", "0.01", "0.05", "0.1"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "has no run at learning rate(s) [0.1]" in refused.stderr

@@ -297,3 +297,11 @@ def test_noise_levels_relative_to_each_layers_weight_std():
     assert table.loc[(0.1, "a"), "tau_over_weight_std"] == pytest.approx(2.0)
     assert table.loc[(0.1, "b"), "tau_over_weight_std"] == pytest.approx(0.5)
     assert table.loc[(0.0, "b"), "tau_over_weight_std"] == 0.0
+
+
+def test_a_sweep_point_without_every_learning_rate_is_named():
+    from analog_tl.results.selection import check_candidates_complete
+
+    check_candidates_complete(sweep_runs(), [0.01, 0.05])
+    with pytest.raises(ValueError, match=r"\(task t, sweep sps, sweep_value 10.0, seed 1\) has no run at .*\[0.05\]"):
+        check_candidates_complete(sweep_runs().drop(index=3), [0.01, 0.05])

@@ -41,6 +41,16 @@ def select_learning_rates(candidates: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def check_candidates_complete(candidates: pd.DataFrame, lrs: list[float]) -> None:
+    """ValueError naming the first sweep point that lacks a run at one of ``lrs`` (a choice among fewer is no choice)."""
+    table = candidates.assign(sps_reading=None) if "sps_reading" not in candidates.columns else candidates
+    for point, rows in table.groupby(POINT_KEYS, sort=True, dropna=False):
+        lacking = sorted(set(lrs) - set(rows["lr"].astype(float)))
+        if lacking:
+            where = ", ".join(f"{k} {v}" for k, v in zip(POINT_KEYS, point) if not pd.isna(v))
+            raise ValueError(f"sweep point ({where}) has no run at learning rate(s) {lacking}")
+
+
 def _with_tie_break(candidates: pd.DataFrame) -> pd.DataFrame:
     """``candidates`` with a :data:`TIE_BREAK` column (NaN where the table predates it)."""
     return candidates if TIE_BREAK in candidates.columns else candidates.assign(**{TIE_BREAK: float("nan")})
