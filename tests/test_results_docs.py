@@ -281,6 +281,43 @@ def _claim_cell(cell: str) -> tuple[list[float], str]:
     return [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?", numbers)], verdict
 
 
+def _check_claims_table(first_header: str, verdicts_csv: str, claims_csv: str, skip_task: str = "both") -> list[str]:
+    """Mismatches between a "What reproduces" claims table and the verdicts and claims tables it quotes."""
+    verdicts = {(r["text"], r["task"]): r for r in _csv(verdicts_csv)}
+    notes = {(r["claim"], r["task"], r["metric"]): r for r in _csv(claims_csv)}
+    table = [row for row in _table(_section("## What reproduces"), first_header) if row["task"] != skip_task]
+    mismatches: list[str] = []
+    for row in table:
+        where = f"{row[first_header]} ({row['task']})"
+        expected = verdicts.get((row[first_header], row["task"]))
+        if expected is None:
+            mismatches.append(f"{where}: not in {verdicts_csv}")
+            continue
+        if row["verdict"] != expected["verdict"]:
+            mismatches.append(f"{where}: verdict {row['verdict']!r}, table {expected['verdict']!r}")
+        for metric, header in (("selected", "selected epoch"), ("last", "last epoch"), ("last10", "last 10 epochs")):
+            numbers, verdict = _claim_cell(row[header])
+            if verdict != expected[f"{metric}_verdict"]:
+                mismatches.append(f"{where} {metric}: {verdict!r}, table {expected[f'{metric}_verdict']!r}")
+            if expected["claim"] == "critical_noise":
+                note = notes[(expected["claim"], row["task"], metric)]
+                low, high = float(note["elbow_low"]), float(note["elbow_high"])
+                wanted = [low] if high == float("inf") else [low, high]
+                if numbers != wanted:
+                    mismatches.append(f"{where} {metric}: interval {numbers}, table {wanted}")
+                continue
+            for cell, column in zip(row[header].split(":")[0].replace("[", " ").replace("]", " ").replace(",", " ")
+                                    .split(), ("difference", "low", "high")):
+                _check(mismatches, f"{where} {metric} {column}", cell.lstrip("+"), float(expected[f"{metric}_{column}"]))
+    return mismatches
+
+
+def test_what_reproduces_sweep_claims_are_the_committed_part_verdicts():
+    mismatches = _check_claims_table("sweep claim", "real-small-sweeps/part-1/claims/verdicts.csv",
+                                     "real-small-sweeps/part-1/claims/claims.csv")
+    assert not mismatches, "\n".join(mismatches)
+
+
 def test_what_reproduces_claims_table_is_the_committed_verdicts():
     """Every cell of "What reproduces"' claims table from docs/results/real-small/protocol/ (verdicts, claims)."""
     verdicts = {(r["text"], r["task"]): r for r in _csv("real-small/protocol/verdicts.csv")}
