@@ -320,29 +320,9 @@ def test_what_reproduces_sweep_claims_are_the_committed_part_verdicts():
 
 def test_what_reproduces_claims_table_is_the_committed_verdicts():
     """Every cell of "What reproduces"' claims table from docs/results/real-small/protocol/ (verdicts, claims)."""
-    verdicts = {(r["text"], r["task"]): r for r in _csv("real-small/protocol/verdicts.csv")}
-    notes = {(r["claim"], r["task"], r["metric"]): r for r in _csv("real-small/protocol/claims.csv")}
-    table = _table(_section("## What reproduces"), "claim of the paper")
-    mismatches: list[str] = []
-    scored = [row for row in table if row["task"] != "both"]
+    verdicts = _csv("real-small/protocol/verdicts.csv")
+    scored = [row for row in _table(_section("## What reproduces"), "claim of the paper") if row["task"] != "both"]
     assert len(scored) == len(verdicts), "the table and verdicts.csv list different claims"
-    for row in scored:
-        where = f"{row['claim of the paper']} ({row['task']})"
-        expected = verdicts[(row["claim of the paper"], row["task"])]
-        if row["verdict"] != expected["verdict"]:
-            mismatches.append(f"{where}: verdict {row['verdict']!r}, table {expected['verdict']!r}")
-        for metric, header in (("selected", "selected epoch"), ("last", "last epoch"), ("last10", "last 10 epochs")):
-            numbers, verdict = _claim_cell(row[header])
-            if verdict != expected[f"{metric}_verdict"]:
-                mismatches.append(f"{where} {metric}: {verdict!r}, table {expected[f'{metric}_verdict']!r}")
-            if expected["claim"] == "critical_noise":
-                low, high = float(notes[(expected["claim"], row["task"], metric)]["elbow_low"]), float(
-                    notes[(expected["claim"], row["task"], metric)]["elbow_high"])
-                wanted = [low] if high == float("inf") else [low, high]
-                if numbers != wanted:
-                    mismatches.append(f"{where} {metric}: interval {numbers}, table {wanted}")
-                continue
-            for cell, column in zip(row[header].split(":")[0].replace("[", " ").replace("]", " ").replace(",", " ")
-                                    .split(), ("difference", "low", "high")):
-                _check(mismatches, f"{where} {metric} {column}", cell.lstrip("+"), float(expected[f"{metric}_{column}"]))
+    mismatches = _check_claims_table("claim of the paper", "real-small/protocol/verdicts.csv",
+                                     "real-small/protocol/claims.csv")
     assert not mismatches, "\n".join(mismatches)
