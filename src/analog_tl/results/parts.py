@@ -93,10 +93,17 @@ def _roundtrip(table: pd.DataFrame) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(table.to_csv(index=False)))
 
 
-def _finished_runs(results: Path) -> list[str]:
-    """Run folders (relative to the workflow folder) under ``results/runs`` with a ``final.json``."""
-    root = results.parent
-    return sorted(str(p.parent.relative_to(root)) for p in (results / "runs").rglob("final.json"))
+def _finished_runs(folder: Path, under: str) -> list[str]:
+    """Run folders (relative to workflow folder ``folder``) under ``results/<under>`` with a ``final.json``."""
+    root = folder / "results" / under
+    return sorted(str(p.parent.relative_to(folder)) for p in root.rglob("final.json")) if root.is_dir() else []
+
+
+def _tabulate(folder: Path, runs: list[str], make) -> pd.DataFrame:
+    """``make`` (``runs_table`` or ``epochs_table``) of ``folder``'s runs, run paths relative to ``folder``."""
+    table = make([folder / r for r in runs])
+    table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
+    return table
 
 
 def read_part(folder: str | Path) -> dict[str, pd.DataFrame]:
@@ -109,12 +116,10 @@ def read_part(folder: str | Path) -> dict[str, pd.DataFrame]:
             raise PartsError(f"part {folder}: no {', '.join(m + '.csv' for m in missing)} beside runs.csv")
         return {name: pd.read_csv(path) for name, path in present.items()}
     results = folder / "results"
-    runs = _finished_runs(results)
+    runs = _finished_runs(folder, "runs")
     if not runs:
         raise PartsError(f"part {folder}: neither runs.csv nor finished runs under {results / 'runs'}")
-    tables = {"runs": runs_table([folder / r for r in runs]), "epochs": epochs_table([folder / r for r in runs])}
-    for table in tables.values():  # run folders as the workflow records them: relative to its folder
-        table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
+    tables = {"runs": _tabulate(folder, runs, runs_table), "epochs": _tabulate(folder, runs, epochs_table)}
     reports = sorted(str(p) for p in (results / "analog_init").rglob("transfer_noise.csv"))
     if reports:
         tables["transfer_noise"] = noise_table(reports)
@@ -211,7 +216,8 @@ def _one_run_per_point(runs: pd.DataFrame, keys: pd.Series, in_grid: pd.Series, 
 def check_settings(runs: pd.DataFrame, grid: Grid) -> None:
     """PartsError naming the first run whose settings (epochs, batch size, lr, simulator) are not the config's."""
     analog = runs["mode"].str.startswith("analog")
-    for rows, wanted in ((runs, grid.settings), (runs[~analog], grid.digital_settings), (runs[analog], grid.analog_settings)):
+    checks = ((runs, grid.settings), (runs[~analog], grid.digital_settings), (runs[analog], grid.analog_settings))
+    for rows, wanted in checks:
         for column, value in wanted:
             off = rows[rows[column] != value]
             if not off.empty:
@@ -316,12 +322,6 @@ class SweepGrid:
         return {(t, v, lr, s) for t in self.tasks for v in values for lr in self.lrs for s in self.seeds}
 
 
-def _finished_sweep_runs(folder: Path) -> list[str]:
-    """Sweep run folders (relative to the workflow folder ``folder``) with a ``final.json``."""
-    root = folder / "results" / "sweeps"
-    return sorted(str(p.parent.relative_to(folder)) for p in root.rglob("final.json")) if root.is_dir() else []
-
-
 # Per-epoch columns a sweep part keeps (its settings are in the runs table, joined on ``run``).
 SWEEP_EPOCH_COLUMNS = ["run", "epoch", "train_loss", "train_error", "val_error", "val_loss", "test_error", "seconds"]
 
@@ -334,13 +334,11 @@ def write_sweep_part(folder: str | Path, out: str | Path) -> list[Path]:
     paths written; PartsError when the folder has no finished sweep run.
     """
     folder, out = Path(folder), Path(out)
-    runs = _finished_sweep_runs(folder)
+    runs = _finished_runs(folder, "sweeps")
     if not runs:
         raise PartsError(f"{folder}: no finished runs under {folder / 'results' / 'sweeps'}")
-    table = runs_table([folder / r for r in runs]).drop(columns="selected", errors="ignore")
-    epochs = epochs_table([folder / r for r in runs])
-    for frame in (table, epochs):
-        frame["run"] = frame["run"].map(lambda path: str(Path(path).relative_to(folder)))
+    table = _tabulate(folder, runs, runs_table)
+    epochs = _tabulate(folder, runs, epochs_table)
     paths = []
     for axis, rows in by_axis(table).items():
         for suffix, frame in (("runs", rows), ("epochs", epochs[epochs["run"].isin(rows["run"])][SWEEP_EPOCH_COLUMNS])):
@@ -361,13 +359,11 @@ def read_sweep_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     if tables:
         frames = [pd.read_csv(path) for path in tables]
     else:
-        runs = _finished_sweep_runs(folder)
+        runs = _finished_runs(folder, "sweeps")
         if not runs:
             raise PartsError(f"part {folder}: neither sweeps/*_runs.csv nor finished runs under "
                              f"{folder / 'results' / 'sweeps'}")
-        table = runs_table([folder / r for r in runs])
-        table["run"] = table["run"].map(lambda path: str(Path(path).relative_to(folder)))
-        frames = [_roundtrip(table)]
+        frames = [_roundtrip(_tabulate(folder, runs, runs_table))]
     rows = pd.concat(frames, ignore_index=True).drop(columns="selected", errors="ignore")
     return by_axis(rows)
 
