@@ -111,6 +111,11 @@ def test_a_bad_value_is_refused_with_one_message():
     assert environ == {}
 
 
+def test_mkls_avx2_branch_is_expected_on_intel_cpus_only():
+    assert cpu_isa.expected_mkl_branch("GenuineIntel") == "AVX2"
+    assert cpu_isa.expected_mkl_branch("AuthenticAMD") == cpu_isa.expected_mkl_branch("unknown") == "AUTO"
+
+
 def test_the_capability_is_read_from_the_cpu_flags(tmp_path):
     avx2 = cpu_isa.cpu_capability(fake_cpuinfo(tmp_path, " ".join(cpu_isa.AVX2_FLAGS)))
     assert avx2["level"] == "avx2" and avx2["vendor"] == "TestVendor" and avx2["model"] == "Test CPU"
@@ -150,7 +155,8 @@ def test_the_pin_reaches_every_library():
     record = measure("avx2")["cpu_isa"]
     assert record["pin"] == "avx2" and record["environment"] == cpu_isa.AVX2_ENVIRONMENT
     reported = record["reported"]
-    assert reported["aten"] == "AVX2" and reported["mkl_cnr"] == "AVX2" and reported["numpy"] == ["X86_V3"]
+    assert reported["aten"] == "AVX2" and reported["numpy"] == ["X86_V3"]
+    assert reported["mkl_cnr"] == cpu_isa.expected_mkl_branch(cpu_isa.cpu_capability()["vendor"]), reported
     for name in ("onednn_convolution", "onednn_gelu"):
         assert "avx2" in reported[name] and "512" not in reported[name], reported
     assert reported["openblas"] and set(reported["openblas"].values()) == {"Haswell"}, reported["openblas"]

@@ -51,6 +51,19 @@ AVX2_FLAGS = ("avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "abm", "movbe")
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512dq")
 REPORTED_FLAGS = AVX2_FLAGS + AVX512_FLAGS + ("avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
 EXPECTED_ATEN = {"avx2": "AVX2"}  # torch.backends.cpu.get_cpu_capability() under each pinned level
+INTEL_VENDOR = "GenuineIntel"  # /proc/cpuinfo vendor_id of the CPUs MKL's CNR branches other than COMPATIBLE exist on
+
+
+def expected_mkl_branch(vendor: str) -> str:
+    """The CNR branch MKL reports under the avx2 pin on a CPU of ``vendor`` (``vendor_id`` in /proc/cpuinfo).
+
+    MKL honours ``MKL_CBWR=AVX2`` on Intel CPUs only; on others (measured on an
+    AMD EPYC, oneMKL 2024.0) it reports ``AUTO`` and runs its own dispatch,
+    capped at AVX2 by ``MKL_ENABLE_INSTRUCTIONS``, with the same bits as
+    unpinned MKL there. Only ``COMPATIBLE`` is vendor-independent, at 2.5
+    times the GEMM time (same measurement), so the pin does not use it.
+    """
+    return "AVX2" if vendor == INTEL_VENDOR else "AUTO"
 
 
 def _cpuinfo_fields(cpuinfo: Path) -> dict[str, str]:
