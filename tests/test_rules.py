@@ -71,20 +71,6 @@ def test_slurm_profile_packs_as_many_runs_per_allocation_as_the_default_jobs_per
     assert profile["set-resource-scopes"] == ["gpu_jobs=local"] and profile["resources"] == ["gpu_jobs=1"]
 
 
-def test_keys_kept_out_of_rule_params_are_the_ones_the_steps_read_from_the_config():
-    """common.smk drops these keys from params; the library reads exactly them from the config (no drift)."""
-    from analog_tl.config import EXECUTION_KEYS
-    from analog_tl.steps.prepare import LOCATION_KEYS
-
-    common = (RULES / "common.smk").read_text()
-
-    def listed(name: str) -> tuple[str, ...]:
-        return tuple(re.findall(r'"(\w+)"', re.search(rf"^{name} = \(([^)]*)\)", common, re.MULTILINE).group(1)))
-
-    assert listed("EXECUTION_KEYS") == EXECUTION_KEYS
-    assert listed("DATA_LOCATION_KEYS") == LOCATION_KEYS
-
-
 def _rule_bodies() -> dict[str, str]:
     text = "\n".join(path.read_text() for path in sorted(RULES.glob("*.smk")))
     return {m.group(1): m.group(0) for m in re.finditer(r"^(?:rule|checkpoint) (\w+):\n.*?(?=^(?:rule|checkpoint) |\Z)",

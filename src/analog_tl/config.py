@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from analog_tl.errors import ConfigError
+from analog_tl.vocabulary import AIHWKIT, SYNTHETIC
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ class DataConfig:
     archives of one; for ``torchvision`` they are the download roots.
     """
 
-    source: str = "synthetic"
+    source: str = SYNTHETIC
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     pretrain_path: str = ""
     finetune_path: str = ""
@@ -94,14 +95,12 @@ class ExecutionConfig:
     ``eval_batch_size`` is the number of images evaluated at once (memory);
     ``log_every_steps`` the interval of progress lines. With analog forward
     noise, the noise an evaluated image sees depends on its batch, so evaluated
-    errors can differ within that noise, as with another thread count.
+    errors can differ within that noise, as with another thread count. Its fields are
+    :data:`analog_tl.vocabulary.EXECUTION_KEYS`, the keys kept out of rule params.
     """
 
     eval_batch_size: int = 256
     log_every_steps: int = 50
-
-
-EXECUTION_KEYS = tuple(f.name for f in dataclasses.fields(ExecutionConfig))
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ class AnalogConfig:
     backward: dict[str, Any] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     construction_seed: int = 1  # aihwkit treats 0 as "draw a clock-seeded device population"
-    simulator: str = "aihwkit"  # aihwkit | fast (analog_tl.simulator: same step, compiled kernel, seeded)
+    simulator: str = AIHWKIT  # aihwkit | fast (analog_tl.simulator: same step, compiled kernel, seeded)
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:

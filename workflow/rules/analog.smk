@@ -1,5 +1,4 @@
-ANALOG_TL_RUN = "results/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}"
-ANALOG_SCRATCH_RUN = "results/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}"
+# ANALOG_TL_RUN and ANALOG_SCRATCH_RUN: the run-folder templates of analog_tl.vocabulary.
 
 
 rule convert_analog:
@@ -8,9 +7,9 @@ rule convert_analog:
         data="results/data/tasks/{task}.npz",
         pretrained=run_outputs(PRETRAIN_RUN),
     output:
-        model="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
-        noise="results/analog_init/{task}/noise~{noise}/seed~{seed}/transfer_noise.csv",
-        record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
+        model=f"{ANALOG_INIT}/analog_model.pt",
+        noise=f"{ANALOG_INIT}/transfer_noise.csv",
+        record=f"{ANALOG_INIT}/analog_model.json",
     params:
         model=config["model"],
         analog=lambda wildcards: analog_params(),
@@ -35,8 +34,8 @@ rule finetune_analog_tl:
     """
     input:
         data="results/data/tasks/{task}.npz",
-        init="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.pt",
-        init_record="results/analog_init/{task}/noise~{noise}/seed~{seed}/analog_model.json",
+        init=f"{ANALOG_INIT}/analog_model.pt",
+        init_record=f"{ANALOG_INIT}/analog_model.json",
         preflight=after_preflight(ANALOG_TL_RUN),  # gate: an unfinished run starts after the device check
     output:
         run_outputs(ANALOG_TL_RUN),
@@ -44,7 +43,7 @@ rule finetune_analog_tl:
         model=config["model"],
         analog=lambda wildcards: analog_params(wildcards.fast_lr),
         train=lambda wildcards: finetune_params(
-            "analog", wildcards.seed, freeze_digital=wildcards.tl_mode == "analog_tl_frozen_digital"
+            "analog", wildcards.seed, freeze_digital=wildcards.tl_mode == ANALOG_TL_FROZEN_DIGITAL
         ),
         mode=lambda wildcards: wildcards.tl_mode,
     priority: FIGS_2_3_PRIORITY
@@ -55,9 +54,9 @@ rule finetune_analog_tl:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}.log",
+        run_log(ANALOG_TL_RUN),
     benchmark:
-        "benchmarks/runs/{task}/{tl_mode}/noise~{noise}/fast_lr~{fast_lr}/seed~{seed}.tsv"
+        run_benchmark(ANALOG_TL_RUN)
     script:
         "../../scripts/finetune_analog.py"
 
@@ -73,7 +72,7 @@ rule train_analog_scratch:
         model=config["model"],
         analog=lambda wildcards: analog_params(wildcards.fast_lr),
         train=lambda wildcards: finetune_params("analog", wildcards.seed),
-        mode="analog_scratch",
+        mode=ANALOG_SCRATCH,
     priority: FIGS_2_3_PRIORITY
     threads: config["threads"]
     group: gpu_share_group  # on SLURM, compute.jobs_per_gpu such jobs share one allocation and its GPU
@@ -82,9 +81,9 @@ rule train_analog_scratch:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}.log",
+        run_log(ANALOG_SCRATCH_RUN),
     benchmark:
-        "benchmarks/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}.tsv"
+        run_benchmark(ANALOG_SCRATCH_RUN)
     script:
         "../../scripts/finetune_analog.py"
 
@@ -97,7 +96,7 @@ checkpoint select_fast_lr:
     """
     input:
         lambda wildcards: expand(
-            "{folder}/{file}", folder=fast_lr_candidate_folders(wildcards.task), file=["final.json", "run.json"]
+            "{folder}/{file}", folder=fast_lr_candidate_folders(wildcards.task), file=SELECTION_RUN_FILES
         ),
     output:
         "results/selection/fast_lr/{task}.json",

@@ -17,6 +17,15 @@ from analog_tl.errors import ConfigError
 from analog_tl.gpu_slots import job_group, job_resources, jobs_per_gpu
 from analog_tl.results.captions import settings_caption as caption_of_config
 from analog_tl.results.captions import sweep_caption as caption_of_sweeps
+from analog_tl.vocabulary import (
+    ALGORITHMS, ALL_LAYERS, ANALOG_INIT, ANALOG_LAYER_SETS, ANALOG_SCRATCH, ANALOG_SCRATCH_RUN, ANALOG_TL,
+    ANALOG_TL_FROZEN_DIGITAL, ANALOG_TL_MODES, ANALOG_TL_RUN, COMPARE_RUN, DATA_LOCATION_KEYS, DEFAULT_POINT,
+    DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD, EXECUTION_KEYS, FAST_LR_ALGORITHMS,
+    FAST_LR_SELECTION_MODES, FINAL_FILE, FINETUNE_ROLE, FOLDER, METRICS_FILE, PAPER_ALGORITHM, PRETRAIN_ROLE,
+    PRETRAIN_RUN, PULSE_NOISE, RECORD_FILE, RUN_FILES, SIMULATOR_POLICIES, SPS, SPV, SWEEP_RUN, TORCHVISION,
+    TORCHVISION_DATASETS, fmt_float, grid_point_name, GridRun, main_run_folder, main_run_folders, selection_noise,
+    split_axis, sweep_axes,
+)  # the workflow's words (wildcard values, run folders and files), shared with the library
 from analog_tl.workflow_config import describe_schema_error
 
 SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
@@ -34,11 +43,6 @@ def validate_config(cfg):
     except WorkflowError:
         with open(SCHEMA_PATH) as handle:
             config_error(describe_schema_error(cfg, yaml.safe_load(handle)))
-
-
-def fmt_float(value):
-    """Canonical wildcard text of a number: 0.1 -> '0.1', 0 -> '0.0' (one spelling per value)."""
-    return repr(float(value))
 
 
 def task_classes(task):
@@ -74,7 +78,7 @@ def _check_section_tasks(cfg):
 
 def _check_data(data):
     """A folder source needs both paths, and they must exist (a typo fails here, not after hours)."""
-    if data["source"] != "folder":
+    if data["source"] != FOLDER:
         return
     for key in ("pretrain_path", "finetune_path"):
         if not data[key]:
@@ -89,7 +93,7 @@ def _check_config(cfg):
     _check_unique(cfg["analog"]["fast_lrs"], "analog.fast_lrs")
     if "fast_lr" in cfg["analog"]["compound"]:
         config_error("analog.compound.fast_lr: list the candidates in analog.fast_lrs (one is chosen per task on validation)")
-    for key in ("sps", "spv", "pulse_noise", "dtod", "lrs"):
+    for key in (*DEVICE_SWEEPS, "lrs"):
         _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
     _check_tasks(cfg)
     _check_section_tasks(cfg)
@@ -108,8 +112,8 @@ _check_config(config)
 TASKS = list(config["tasks"])
 SWEEP_TASKS = config["sweeps"]["tasks"] or TASKS  # the tasks that run the device sweeps
 COMPARE_TASKS = config["compare"]["tasks"] or TASKS  # the tasks that run the comparison
-# Sweep axes: one per SpS reading (sps_<reading>), then SpV, pulse noise, device-to-device (src/analog_tl/analog/sweeps.py).
-SWEEP_NAMES = [f"sps_{r}" for r in config["sweeps"]["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
+# Sweep axes: one per SpS reading (sps_<reading>), then SpV, pulse noise, device-to-device (analog_tl.vocabulary).
+SWEEP_NAMES = sweep_axes(config["sweeps"]["sps_readings"])
 SPS_AXES = SWEEP_NAMES[: len(config["sweeps"]["sps_readings"])]
 GPUS_PER_JOB = config["compute"]["gpus_per_job"]  # GPUs per SLURM job (a job group shares them)
 JOBS_PER_GPU = jobs_per_gpu(config)  # training jobs that share one GPU (compute.jobs_per_gpu)
@@ -123,12 +127,11 @@ PRETRAIN_PRIORITY = 60  # download and pre-training gate most jobs: they start b
 PREFLIGHT = "results/preflight/devices.json"  # device report of the preflight checkpoint (see after_preflight)
 SEEDS = [str(s) for s in config["finetune"]["seeds"]]
 NOISE_LEVELS = [fmt_float(t) for t in config["analog"]["transfer_noise"]]
-SELECTION_NOISE = min(NOISE_LEVELS, key=float)  # analog TL at this tau chooses fast_lr (validation only)
+SELECTION_NOISE = selection_noise(NOISE_LEVELS)  # analog TL at this tau chooses fast_lr (validation only)
 FAST_LRS = [fmt_float(f) for f in config["analog"]["fast_lrs"]]
 SWEEP_LRS = [fmt_float(lr) for lr in config["sweeps"]["lrs"]]
-DIGITAL_MODES = ["digital_tl", "digital_scratch"]
-ANALOG_TL_MODES = ["analog_tl", "analog_tl_frozen_digital"]  # the second: digital parameters frozen (ablation)
-RUN_FILES = ["metrics.csv", "final.json", "model.pt", "run.json"]
+TABLE_RUN_FILES = [METRICS_FILE, FINAL_FILE, RECORD_FILE]  # the files of a run that the aggregation rules read
+SELECTION_RUN_FILES = [FINAL_FILE, RECORD_FILE]  # the files of a run that the fast_lr choice and the figures read
 
 
 wildcard_constraints:
@@ -140,10 +143,10 @@ wildcard_constraints:
     fast_lr=r"[0-9.e+-]+",
     value=r"[0-9.e+-]+",
     lr=r"[0-9.e+-]+",
-    algorithm="sgd|mp|tiki-taka|ttv2|c-ttv2|agad",
+    algorithm="|".join(ALGORITHMS),
     device=r"[A-Za-z0-9_]+",
-    layers="all|backbone|head",
-    point=r"default|[A-Za-z_]+~[^/]+",
+    layers="|".join(ANALOG_LAYER_SETS),
+    point=rf"{DEFAULT_POINT}|[A-Za-z_]+~[^/]+",
 
 
 def after_preflight(folder):
@@ -156,7 +159,7 @@ def after_preflight(folder):
     """
 
     def gate(wildcards):
-        if not os.path.exists(os.path.join(folder.format(**wildcards), "final.json")):
+        if not os.path.exists(os.path.join(folder.format(**wildcards), FINAL_FILE)):
             checkpoints.preflight.get()
         return []
 
@@ -176,8 +179,18 @@ def gpu_share_group(wildcards):
 
 
 def run_outputs(folder):
-    """The four files a training run writes into ``folder``."""
+    """The four files a training run writes into ``folder`` (RUN_FILES)."""
     return multiext(f"{folder}/", *RUN_FILES)
+
+
+def run_log(folder):
+    """The log file of the training job that writes run folder (template) ``folder``: logs/ instead of results/."""
+    return f"logs/{folder.removeprefix('results/')}.log"
+
+
+def run_benchmark(folder):
+    """The benchmark file of the training job that writes run folder (template) ``folder``."""
+    return f"benchmarks/{folder.removeprefix('results/')}.tsv"
 
 
 def run_folder(files):
@@ -192,18 +205,18 @@ def run_folders_of(files):
 
 # --- data -----------------------------------------------------------------------------
 
-# Where the images are found and whether torchvision may download them: read by the steps from
-# the config, not rule params, so moving an archive or toggling download reruns nothing.
-DATA_LOCATION_KEYS = ("pretrain_path", "finetune_path", "download")
 _SYNTHETIC_ROLE_KEYS = {
-    "pretrain": {"target_train_per_class", "target_test_per_class"},
-    "finetune": {"source_train_per_class", "source_test_per_class"},
+    PRETRAIN_ROLE: {"target_train_per_class", "target_test_per_class"},
+    FINETUNE_ROLE: {"source_train_per_class", "source_test_per_class"},
 }
-TORCHVISION_DATASETS = {"pretrain": "cifar10", "finetune": "cifar100"}  # one download rule job each
 
 
 def data_params(role):
-    """The data config that the ``role`` data set depends on (its location and the other role's keys dropped)."""
+    """The data config that the ``role`` data set depends on (its location and the other role's keys dropped).
+
+    The location (DATA_LOCATION_KEYS: where the images are, whether torchvision may download them) is read
+    by the steps from the config, not from params, so moving an archive or toggling download reruns nothing.
+    """
     data = {k: v for k, v in config["data"].items() if k not in DATA_LOCATION_KEYS}
     data["synthetic"] = {
         k: v for k, v in config["data"]["synthetic"].items() if k not in _SYNTHETIC_ROLE_KEYS[role]
@@ -215,7 +228,7 @@ def downloaded(role):
     """Input function of a data preparation job: with ``data.source: torchvision``, the download it reads."""
 
     def inputs(wildcards):
-        if config["data"]["source"] != "torchvision":
+        if config["data"]["source"] != TORCHVISION:
             return []
         return f"results/data/downloads/{TORCHVISION_DATASETS[role]}.json"
 
@@ -225,13 +238,12 @@ def downloaded(role):
 # --- training -------------------------------------------------------------------------
 
 
-# How a run evaluates and logs (analog_tl.config.ExecutionConfig): read by the training steps from
-# the config, not rule params, so changing them reruns nothing and keeps resumable state.
-EXECUTION_KEYS = ("eval_batch_size", "log_every_steps")
-
-
 def pretrain_params():
-    """TrainConfig fields of digital pre-training."""
+    """TrainConfig fields of digital pre-training.
+
+    Without EXECUTION_KEYS (how a run evaluates and logs): the training steps read them from the
+    config, not from params, so changing them reruns nothing and keeps resumable state.
+    """
     return {k: v for k, v in config["pretrain"].items() if k not in EXECUTION_KEYS}
 
 
@@ -275,18 +287,15 @@ def analog_params(fast_lr=None):
 def fast_lr_candidate_folders(task):
     """The runs that choose ``task``'s fast_lr: analog TL at SELECTION_NOISE and analog scratch, every candidate and seed."""
     return [
-        folder
+        main_run_folder(GridRun(task, mode, SELECTION_NOISE if mode == ANALOG_TL else None, seed), fast_lr)
         for fast_lr in FAST_LRS
         for seed in SEEDS
-        for folder in (
-            f"results/runs/{task}/analog_tl/noise~{SELECTION_NOISE}/fast_lr~{fast_lr}/seed~{seed}",
-            f"results/runs/{task}/analog_scratch/fast_lr~{fast_lr}/seed~{seed}",
-        )
+        for mode in FAST_LR_SELECTION_MODES
     ]
 
 
 def selected_fast_lr(task, mode):
-    """The fast_lr chosen for ``task`` and ``mode`` (analog_tl or analog_scratch), once select_fast_lr has run."""
+    """The fast_lr chosen for ``task`` and ``mode`` (of FAST_LR_SELECTION_MODES), once select_fast_lr has run."""
     with open(checkpoints.select_fast_lr.get(task=task).output[0]) as handle:
         return fmt_float(json.load(handle)["selected"][mode])
 
@@ -296,10 +305,11 @@ def selected_fast_lr(task, mode):
 
 def sweep_point(wildcards):
     """SweepPoint fields of a sweep job: the sweep, its value and only the options it uses."""
-    if wildcards.sweep.startswith("sps_"):
-        return {"name": "sps", "percent": float(wildcards.value), "sps_reading": wildcards.sweep.removeprefix("sps_")}
-    options = {"spv": {"subtract_symmetry_point": config["sweeps"]["spv_subtract_symmetry_point"]}}
-    return {"name": wildcards.sweep, "percent": float(wildcards.value), **options.get(wildcards.sweep, {})}
+    sweep, reading = split_axis(wildcards.sweep)
+    if reading is not None:
+        return {"name": SPS, "percent": float(wildcards.value), "sps_reading": reading}
+    options = {SPV: {"subtract_symmetry_point": config["sweeps"]["spv_subtract_symmetry_point"]}}
+    return {"name": sweep, "percent": float(wildcards.value), **options.get(sweep, {})}
 
 
 def sweep_train_params(wildcards):
@@ -309,13 +319,15 @@ def sweep_train_params(wildcards):
 
 def sweep_values(name):
     """Canonical wildcard values (percent) of sweep axis ``name`` (the SpS axes share sweeps.sps)."""
-    return [fmt_float(v) for v in config["sweeps"]["sps" if name.startswith("sps_") else name]]
+    return [fmt_float(v) for v in config["sweeps"][split_axis(name)[0]]]
 
 
 def sweep_run_folders(name):
     """Every run folder of sweep axis ``name`` (sweep tasks, values, learning rates, seeds; the task's analog TL fast_lr)."""
     return [
-        f"results/sweeps/{task}/{name}~{value}/fast_lr~{selected_fast_lr(task, 'analog_tl')}/lr~{lr}/seed~{seed}"
+        SWEEP_RUN.format(
+            task=task, sweep=name, value=value, fast_lr=selected_fast_lr(task, ANALOG_TL), lr=lr, seed=seed
+        )
         for task in SWEEP_TASKS
         for value in sweep_values(name)
         for lr in SWEEP_LRS
@@ -361,25 +373,27 @@ def plan_file(table):
 
 
 def all_run_folders():
-    """Every reported fine-tuning run folder: analog runs at their task's selected fast_lr (after select_fast_lr)."""
-    folders = []
-    for task in TASKS:
-        tl, scratch = selected_fast_lr(task, "analog_tl"), selected_fast_lr(task, "analog_scratch")
-        for seed in SEEDS:
-            folders += [f"results/runs/{task}/{mode}/seed~{seed}" for mode in DIGITAL_MODES]
-            folders.append(f"results/runs/{task}/analog_scratch/fast_lr~{scratch}/seed~{seed}")
-            folders += [f"results/runs/{task}/analog_tl/noise~{n}/fast_lr~{tl}/seed~{seed}" for n in NOISE_LEVELS]
-            if config["analog"]["frozen_digital_ablation"]:
-                folders.append(
-                    f"results/runs/{task}/analog_tl_frozen_digital/noise~{SELECTION_NOISE}/fast_lr~{tl}/seed~{seed}"
-                )
-    return folders
+    """Every reported fine-tuning run folder (analog_tl.vocabulary.main_grid): analog runs at their task's
+    selected fast_lr (after select_fast_lr)."""
+    selected = {(task, mode): selected_fast_lr(task, mode) for task in TASKS for mode in FAST_LR_SELECTION_MODES}
+    return main_run_folders(TASKS, SEEDS, NOISE_LEVELS, selected, config["analog"]["frozen_digital_ablation"])
+
+
+def digital_run_files(tasks, files):
+    """``files`` of every digital run (DIGITAL_MODES) of ``tasks`` and every seed."""
+    return [
+        f"{main_run_folder(GridRun(task, mode, None, seed))}/{file}"
+        for task in tasks
+        for mode in DIGITAL_MODES
+        for seed in SEEDS
+        for file in files
+    ]
 
 
 def noise_reports():
     """Every realised-transfer-noise table of the config."""
     return expand(
-        "results/analog_init/{task}/noise~{noise}/seed~{seed}/transfer_noise.csv",
+        f"{ANALOG_INIT}/transfer_noise.csv",
         task=TASKS,
         noise=NOISE_LEVELS,
         seed=SEEDS,
@@ -389,15 +403,7 @@ def noise_reports():
 # --- comparison: algorithms x devices, analog-layer ablations (rules/compare.smk) ----------
 
 COMPARE = config["compare"]
-# Compounds with a fast_lr field in aihwkit 1.2.0 (tests/test_algorithms.py checks this against aihwkit).
-FAST_LR_ALGORITHMS = ("tiki-taka", "ttv2", "c-ttv2", "agad")
-ABLATION_ALGORITHM = "c-ttv2"  # the paper's algorithm, on ablation_device()
-COMPARE_RUN = "results/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}"
-
-
-def _grid_value(value):
-    """Canonical text of a grid value (numbers as fmt_float, so 1 and 1.0 are one point)."""
-    return fmt_float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+ABLATION_ALGORITHM = PAPER_ALGORITHM  # the paper's algorithm, on ablation_device()
 
 
 def grid_points(algorithm):
@@ -408,16 +414,16 @@ def grid_points(algorithm):
     fields = sorted(grid)
     points = {}
     for combo in itertools.product(*(grid[f] for f in fields)):
-        name = ",".join(f"{f}~{_grid_value(v)}" for f, v in zip(fields, combo)) or "default"
-        points[name] = dict(zip(fields, combo))
+        point = dict(zip(fields, combo))
+        points[grid_point_name(point)] = point
     return points
 
 
 def compare_arms():
     """The (algorithm, device, analog layers) combinations to run: the grid, plus the ablations if enabled."""
-    arms = [(a, d, "all") for a in COMPARE["algorithms"] for d in COMPARE["devices"]]
+    arms = [(a, d, ALL_LAYERS) for a in COMPARE["algorithms"] for d in COMPARE["devices"]]
     if COMPARE["ablations"] and COMPARE["devices"]:
-        arms += [(ABLATION_ALGORITHM, ablation_device(), layers) for layers in ("all", "backbone", "head")]
+        arms += [(ABLATION_ALGORITHM, ablation_device(), layers) for layers in ANALOG_LAYER_SETS]
     return list(dict.fromkeys(arms))
 
 
@@ -429,12 +435,12 @@ def ablation_device():
 def analog_simulators():
     """The analog simulators this config's runs may use (the preflight checks each against compute.device).
 
-    analog.simulator for the main grid and the sweeps; for the comparison both
-    under compare.simulator auto (it picks per run, after the pair check), else aihwkit.
+    analog.simulator for the main grid and the sweeps; for the comparison those
+    its policy compare.simulator may pick (auto: both, per run after the pair check; aihwkit: aihwkit).
     """
     used = {config["analog"]["simulator"]}
     if compare_arms():
-        used |= {"aihwkit", "fast"} if COMPARE["simulator"] == "auto" else {"aihwkit"}
+        used |= set(SIMULATOR_POLICIES[COMPARE["simulator"]])
     return sorted(used)
 
 

@@ -47,9 +47,9 @@ rule finetune_compare:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}.log",
+        run_log(COMPARE_RUN),
     benchmark:
-        "benchmarks/compare/{task}/{algorithm}/{device}/layers~{layers}/{point}/seed~{seed}.tsv"
+        run_benchmark(COMPARE_RUN)
     script:
         "../../scripts/finetune_compare.py"
 
@@ -58,7 +58,7 @@ rule aggregate_compare:
     """Every comparison run with the grid-point selection (validation only), the selected arms over seeds, the pairs."""
     input:
         runs=lambda wildcards: expand(
-            "{folder}/{file}", folder=compare_run_folders(), file=["metrics.csv", "final.json", "run.json"]
+            "{folder}/{file}", folder=compare_run_folders(), file=TABLE_RUN_FILES
         ),
         pairs="results/compare/pairs.json",
         plan=plan_file("compare"),
@@ -97,10 +97,7 @@ rule plot_fig6:
         summary="results/tables/compare_summary.csv",
         pairs="results/tables/compare_pairs.csv",
         # the digital reference lines: the digital runs themselves, so the figures need not wait for the analog grid
-        references=expand(
-            "results/runs/{task}/{mode}/seed~{seed}/{file}",
-            task=COMPARE_TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
-        ),
+        references=digital_run_files(COMPARE_TASKS, SELECTION_RUN_FILES),
     output:
         png=report(
             "results/figures/fig6_test_error_by_algorithm_and_device.png",
@@ -126,10 +123,7 @@ rule plot_fig_layers:
         summary="results/tables/compare_summary.csv",
         pairs="results/tables/compare_pairs.csv",
         # the digital reference lines: the digital runs themselves, so the figures need not wait for the analog grid
-        references=expand(
-            "results/runs/{task}/{mode}/seed~{seed}/{file}",
-            task=COMPARE_TASKS, mode=DIGITAL_MODES, seed=SEEDS, file=["final.json", "run.json"],
-        ),
+        references=digital_run_files(COMPARE_TASKS, SELECTION_RUN_FILES),
     output:
         png=report(
             "results/figures/fig_layers_test_error_by_analog_layers.png",

@@ -7,7 +7,7 @@ rule download_torchvision:
     output:
         "results/data/downloads/{dataset}.json",
     wildcard_constraints:
-        dataset="cifar10|cifar100",
+        dataset="|".join(TORCHVISION_DATASETS.values()),
     priority: PRETRAIN_PRIORITY
     conda:
         "../../envs/analog-tl.yaml"
@@ -20,13 +20,13 @@ rule download_torchvision:
 rule prepare_pretrain_data:
     """Source task for pre-training (CIFAR-10 in the paper): all its classes, train/val/test."""
     input:
-        downloaded("pretrain"),
+        downloaded(PRETRAIN_ROLE),
     output:
         data="results/data/pretrain.npz",
         meta="results/data/pretrain.npz.json",
     params:
-        data=lambda wildcards: data_params("pretrain"),
-        role="pretrain",
+        data=lambda wildcards: data_params(PRETRAIN_ROLE),
+        role=PRETRAIN_ROLE,
         task="pretrain",
     priority: PRETRAIN_PRIORITY
     conda:
@@ -40,13 +40,13 @@ rule prepare_pretrain_data:
 rule prepare_task_data:
     """One fine-tuning task (a CIFAR-100 subset in the paper): the configured classes, train/val/test."""
     input:
-        downloaded("finetune"),
+        downloaded(FINETUNE_ROLE),
     output:
         data="results/data/tasks/{task}.npz",
         meta="results/data/tasks/{task}.npz.json",
     params:
-        data=lambda wildcards: data_params("finetune"),
-        role="finetune",
+        data=lambda wildcards: data_params(FINETUNE_ROLE),
+        role=FINETUNE_ROLE,
         task=lambda wildcards: wildcards.task,
         classes=lambda wildcards: task_classes(wildcards.task),
     priority: FIGS_2_3_PRIORITY

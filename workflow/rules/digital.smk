@@ -1,5 +1,4 @@
-DIGITAL_TL_RUN = "results/runs/{task}/digital_tl/seed~{seed}"
-DIGITAL_SCRATCH_RUN = "results/runs/{task}/digital_scratch/seed~{seed}"
+# DIGITAL_TL_RUN and DIGITAL_SCRATCH_RUN: the run-folder templates of analog_tl.vocabulary.
 
 
 rule finetune_digital_tl:
@@ -22,9 +21,9 @@ rule finetune_digital_tl:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/runs/{task}/digital_tl/seed~{seed}.log",
+        run_log(DIGITAL_TL_RUN),
     benchmark:
-        "benchmarks/runs/{task}/digital_tl/seed~{seed}.tsv"
+        run_benchmark(DIGITAL_TL_RUN)
     script:
         "../../scripts/finetune_digital.py"
 
@@ -48,8 +47,8 @@ rule train_digital_scratch:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/runs/{task}/digital_scratch/seed~{seed}.log",
+        run_log(DIGITAL_SCRATCH_RUN),
     benchmark:
-        "benchmarks/runs/{task}/digital_scratch/seed~{seed}.tsv"
+        run_benchmark(DIGITAL_SCRATCH_RUN)
     script:
         "../../scripts/finetune_digital.py"

@@ -74,7 +74,7 @@ rule plot_fig4:
 rule plot_fig_spv:
     """Symmetry point variability figure: test error of the selected analog TL model against SpV."""
     input:
-        summaries=sweep_summaries(["spv"]),
+        summaries=sweep_summaries([SPV]),
     output:
         png=report(
             "results/figures/fig_spv_test_error_vs_spv.png",
@@ -83,9 +83,9 @@ rule plot_fig_spv:
         ),
         pdf="results/figures/fig_spv_test_error_vs_spv.pdf",
     params:
-        sweeps=["spv"],
+        sweeps=[SPV],
         title="Analog TL against symmetry point variability",
-        caption=sweep_caption(["spv"]),
+        caption=sweep_caption([SPV]),
         device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"
@@ -98,7 +98,7 @@ rule plot_fig_spv:
 rule plot_fig5:
     """Fig. 5: test error against pulse update noise (left) and mean pulse device-to-device variability (right)."""
     input:
-        summaries=sweep_summaries(["pulse_noise", "dtod"]),
+        summaries=sweep_summaries([PULSE_NOISE, DTOD]),
     output:
         png=report(
             "results/figures/fig5_test_error_vs_pulse_noise_and_dtod.png",
@@ -107,9 +107,9 @@ rule plot_fig5:
         ),
         pdf="results/figures/fig5_test_error_vs_pulse_noise_and_dtod.pdf",
     params:
-        sweeps=["pulse_noise", "dtod"],
+        sweeps=[PULSE_NOISE, DTOD],
         title="Fig. 5: analog TL against pulse update noise and device-to-device variability",
-        caption=sweep_caption(["pulse_noise", "dtod"]),
+        caption=sweep_caption([PULSE_NOISE, DTOD]),
         device=config["analog"]["device"],
     conda:
         "../../envs/analog-tl.yaml"

@@ -1,4 +1,4 @@
-PRETRAIN_RUN = "results/pretrain"
+# PRETRAIN_RUN: the run-folder template of analog_tl.vocabulary.
 
 
 rule pretrain:
@@ -18,8 +18,8 @@ rule pretrain:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/pretrain.log",
+        run_log(PRETRAIN_RUN),
     benchmark:
-        "benchmarks/pretrain.tsv"
+        run_benchmark(PRETRAIN_RUN)
     script:
         "../../scripts/pretrain.py"

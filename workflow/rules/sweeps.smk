@@ -1,4 +1,4 @@
-SWEEP_RUN = "results/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}"
+# SWEEP_RUN: the run-folder template of analog_tl.vocabulary.
 
 
 rule finetune_analog_sweep:
@@ -28,9 +28,9 @@ rule finetune_analog_sweep:
     conda:
         "../../envs/analog-tl.yaml"
     log:
-        "logs/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}.log",
+        run_log(SWEEP_RUN),
     benchmark:
-        "benchmarks/sweeps/{task}/{sweep}~{value}/fast_lr~{fast_lr}/lr~{lr}/seed~{seed}.tsv"
+        run_benchmark(SWEEP_RUN)
     script:
         "../../scripts/finetune_analog_sweep.py"
 
@@ -39,7 +39,7 @@ rule aggregate_sweep:
     """One sweep's runs with the learning-rate selection (validation only), and the selected models over seeds."""
     input:
         runs=lambda wildcards: expand(
-            "{folder}/{file}", folder=sweep_run_folders(wildcards.sweep), file=["metrics.csv", "final.json", "run.json"]
+            "{folder}/{file}", folder=sweep_run_folders(wildcards.sweep), file=TABLE_RUN_FILES
         ),
         plan=lambda wildcards: plan_file(f"sweeps/{wildcards.sweep}"),
     output:

@@ -25,7 +25,7 @@ rule aggregate_tables:
     """Tidy tables: one row per run and epoch, one row per run, realised transfer noise per layer, fast_lr choice."""
     input:
         runs=lambda wildcards: expand(
-            "{folder}/{file}", folder=all_run_folders(), file=["metrics.csv", "final.json", "run.json"]
+            "{folder}/{file}", folder=all_run_folders(), file=TABLE_RUN_FILES
         ),
         noise=noise_reports(),
         fast_lr=expand("results/selection/fast_lr/{task}.json", task=TASKS),

@@ -1,7 +1,8 @@
 """Analog training algorithms for the comparison experiments, built through aihwkit's ``build_config``.
 
 ``ALGORITHMS`` names what each algorithm is in aihwkit 1.2.0 (``build_config``
-builds the rpu_config; the compound is ``rpu_config.device``). Table I of the
+builds the rpu_config; the compound is ``rpu_config.device``), keyed by the
+names of :data:`analog_tl.vocabulary.ALGORITHMS` (every one, in their order). Table I of the
 paper (:data:`~analog_tl.analog.table_i.TABLE_I_COMPOUND`) is set on every
 algorithm whose compound has the field, except where the field defines the
 algorithm: TTv2 is aihwkit's ``ChoppedTransferCompound`` with
@@ -21,6 +22,7 @@ from analog_tl.analog.devices import build_device, device_factory, set_fields
 from analog_tl.analog.table_i import TABLE_I_COMPOUND
 from analog_tl.config import AnalogConfig
 from analog_tl.errors import AnalogConfigError
+from analog_tl.vocabulary import PAPER_ALGORITHM
 
 ALGORITHMS: dict[str, str] = {
     "sgd": "analog SGD: pulsed rank-one updates on one device per weight (SingleRPUConfig)",
@@ -75,7 +77,7 @@ def build_algorithm_config(
     device = device_factory(build_device(analog_cfg.device))
     rpu_config = build_config(algorithm, device, construction_seed=analog_cfg.construction_seed)
     taken, not_taken = table_i_fields(algorithm, rpu_config)
-    where = "analog.compound" if algorithm == "c-ttv2" else f"the grid of {algorithm}"
+    where = "analog.compound" if algorithm == PAPER_ALGORITHM else f"the grid of {algorithm}"
     set_fields(rpu_config.device, {**taken, **hyperparameters}, where)
     if "construction_seed" in compound_fields(rpu_config):
         rpu_config.device.construction_seed = analog_cfg.construction_seed

@@ -17,6 +17,7 @@ from analog_tl.analog.algorithms import build_algorithm_config
 from analog_tl.analog.table_i import TABLE_I_COMPOUND, table_i_view
 from analog_tl.config import AnalogConfig
 from analog_tl.errors import AnalogConfigError
+from analog_tl.vocabulary import PAPER_ALGORITHM
 
 __all__ = ["AnalogConfigError", "TABLE_I_COMPOUND", "build_rpu_config", "resolve", "table_i_view"]
 
@@ -28,7 +29,7 @@ def build_rpu_config(config: AnalogConfig) -> Any:
     (:func:`analog_tl.analog.algorithms.build_algorithm_config`), with the
     compound overrides (e.g. ``fast_lr``) as its grid point.
     """
-    return build_algorithm_config("c-ttv2", config, config.compound)[0]
+    return build_algorithm_config(PAPER_ALGORITHM, config, config.compound)[0]
 
 
 def resolve(obj: Any) -> Any:

@@ -19,8 +19,8 @@ sweep           device fields for ``x`` percent over a nominal device with
                 ``w_max``, ``w_min``, ``reference_mean`` = ``ref``
 ==============  ==========================================================================
 ``sps``         symmetry point skew; the paper's definition is ambiguous, so the reading
-                is a choice (:data:`SPS_READINGS`); the realised symmetry point is measured
-                per run (:mod:`analog_tl.analog.symmetry`):
+                is a choice (:data:`~analog_tl.vocabulary.SPS_READINGS`); the realised
+                symmetry point is measured per run (:mod:`analog_tl.analog.symmetry`):
                 ``range_skew`` (the paper's Eq. 2 through W_max, W_min):
                 ``w_max + s r``, ``w_min + s r`` (the skewed range of aihwkit's
                 ``ReRamSBPresetDevice``; leaves the soft-bounds symmetry point at 0);
@@ -35,7 +35,8 @@ sweep           device fields for ``x`` percent over a nominal device with
 ==============  ==========================================================================
 
 Every field a sweep does not set keeps the nominal device's value; every run
-records the fields it used.
+records the fields it used. The names of the sweeps, their readings and the
+workflow's sweep axes are :mod:`analog_tl.vocabulary`'s.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ from typing import Any
 
 from analog_tl.analog.devices import build_device
 from analog_tl.config import AnalogConfig
+from analog_tl.vocabulary import DTOD, PULSE_NOISE, SPS, SPS_READINGS, SPV, axis_name
 
-SPS_READINGS = ("range_skew", "reference_shift", "asymmetric_range")
-# What each SpS reading varies (s = x/100, r = half-range), for figure titles and captions.
+# What each SpS reading (SPS_READINGS) varies (s = x/100, r = half-range), for figure titles and captions.
 SPS_READING_TEXT = {
     "range_skew": "w_max + s r, w_min + s r (Eq. 2)",
     "reference_shift": "reference_mean - s r",
@@ -67,12 +68,13 @@ class SweepSpec:
     exclusive_maximum: bool = False
 
 
+# The axis label and valid range of each device sweep (analog_tl.vocabulary.DEVICE_SWEEPS).
 SWEEPS: dict[str, SweepSpec] = {
-    "sps": SweepSpec("sps", "symmetry point skew SpS (% of the half-range (w_max - w_min)/2)", 0.0, 100.0,
-                     exclusive_maximum=True),
-    "spv": SweepSpec("spv", "symmetry point variability SpV (% of the weight range w_max - w_min)", 0.0, 100.0),
-    "pulse_noise": SweepSpec("pulse_noise", "pulse update noise dw_min_std (% of dw_min, absolute)", 0.0, 1000.0),
-    "dtod": SweepSpec("dtod", "device-to-device variability dw_min_dtod (% of dw_min, absolute)", 0.0, 1000.0),
+    SPS: SweepSpec(SPS, "symmetry point skew SpS (% of the half-range (w_max - w_min)/2)", 0.0, 100.0,
+                   exclusive_maximum=True),
+    SPV: SweepSpec(SPV, "symmetry point variability SpV (% of the weight range w_max - w_min)", 0.0, 100.0),
+    PULSE_NOISE: SweepSpec(PULSE_NOISE, "pulse update noise dw_min_std (% of dw_min, absolute)", 0.0, 1000.0),
+    DTOD: SweepSpec(DTOD, "device-to-device variability dw_min_dtod (% of dw_min, absolute)", 0.0, 1000.0),
 }
 
 
@@ -89,7 +91,7 @@ class SweepPoint:
 
     name: str
     percent: float
-    sps_reading: str = "range_skew"
+    sps_reading: str = SPS_READINGS[0]
     subtract_symmetry_point: bool = True
 
     def __post_init__(self) -> None:
@@ -108,29 +110,24 @@ class SweepPoint:
         w_max, w_min = (nominal.w_max, nominal.w_min) if nominal is not None else (1.0, -1.0)
         reference = getattr(nominal, "reference_mean", 0.0) if nominal is not None else 0.0
         r = (w_max - w_min) / 2.0
-        if self.name == "sps":
+        if self.name == SPS:
             return {
                 "range_skew": {"w_max": w_max + s * r, "w_min": w_min + s * r},
                 "reference_shift": {"reference_mean": reference - s * r},
                 "asymmetric_range": {"w_max": w_max + s * r, "w_min": w_min, "up_down": s / (1.0 + s)},
             }[self.sps_reading]
-        if self.name == "spv":
+        if self.name == SPV:
             return {"reference_std": 2.0 * s * r, "subtract_symmetry_point": self.subtract_symmetry_point}
-        if self.name == "pulse_noise":
+        if self.name == PULSE_NOISE:
             return {"dw_min_std": s}
         return {"dw_min_dtod": s}
 
     def describe(self, nominal: Any | None = None) -> dict[str, Any]:
         """The record of this point saved with every run (name, value, reading, fields over ``nominal``)."""
         record: dict[str, Any] = {"name": self.name, "percent": self.percent, "label": SWEEPS[self.name].label}
-        if self.name == "sps":
+        if self.name == SPS:
             record["sps_reading"] = self.sps_reading
         return {**record, "device_fields": self.device_fields(nominal)}
-
-
-def axis_name(sweep: str, sps_reading: object) -> str:
-    """The workflow's name of a sweep axis: ``sps_<reading>`` for SpS, else the sweep name (as tables hold them)."""
-    return f"sps_{sps_reading}" if sweep == "sps" else str(sweep)
 
 
 def check_sweep_value(name: str, percent: float) -> None:

@@ -23,11 +23,11 @@ from analog_tl.config import DataConfig
 from analog_tl.data import synthetic
 from analog_tl.data.prepared import LabelledImages
 from analog_tl.errors import DataSourceError
+from analog_tl.vocabulary import DATA_ROLES, FOLDER, PRETRAIN_ROLE, SYNTHETIC, TORCHVISION, TORCHVISION_DATASETS
 
 log = logging.getLogger(__name__)
 
-ROLES = ("pretrain", "finetune")
-TORCHVISION_ROLES = {"cifar10": "pretrain", "cifar100": "finetune"}  # torchvision data set of each role
+TORCHVISION_ROLES = {dataset: role for role, dataset in TORCHVISION_DATASETS.items()}  # the role of each data set
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm"}
 IMAGE_SIZE = 32
 
@@ -35,11 +35,11 @@ IMAGE_SIZE = 32
 def available_classes(config: DataConfig, role: str) -> list[str]:
     """Class names that ``role`` offers, in label order."""
     _check_role(role)
-    if config.source == "synthetic":
-        return synthetic.source_classes() if role == "pretrain" else synthetic.target_classes()
-    if config.source == "folder":
+    if config.source == SYNTHETIC:
+        return synthetic.source_classes() if role == PRETRAIN_ROLE else synthetic.target_classes()
+    if config.source == FOLDER:
         return sorted(_scan_folder(_path_for(config, role)))
-    if config.source == "torchvision":
+    if config.source == TORCHVISION:
         return list(_torchvision_dataset(config, role, train=False).classes)
     raise DataSourceError(f"unknown data source {config.source!r}; use synthetic, folder or torchvision")
 
@@ -59,20 +59,20 @@ def load_split_images(
 ) -> tuple[LabelledImages, LabelledImages]:
     """Train and test images of ``classes`` for ``role``; labels index into ``classes``."""
     check_classes(classes, available_classes(config, role), f"{role} classes")
-    if config.source == "synthetic":
+    if config.source == SYNTHETIC:
         return _synthetic(config, role, classes)
-    if config.source == "folder":
+    if config.source == FOLDER:
         return _folder(config, role, classes)
     return _torchvision(config, role, classes)
 
 
 def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    if role not in DATA_ROLES:
+        raise ValueError(f"role must be one of {DATA_ROLES}, got {role!r}")
 
 
 def _path_for(config: DataConfig, role: str) -> Path:
-    raw = config.pretrain_path if role == "pretrain" else config.finetune_path
+    raw = config.pretrain_path if role == PRETRAIN_ROLE else config.finetune_path
     if not raw:
         raise DataSourceError(f"data.{role}_path is not set (needed by data source {config.source!r})")
     path = Path(raw)
@@ -86,8 +86,8 @@ def _path_for(config: DataConfig, role: str) -> Path:
 
 def _synthetic(config: DataConfig, role: str, classes: list[str]) -> tuple[LabelledImages, LabelledImages]:
     spec = config.synthetic
-    per_train = spec.source_train_per_class if role == "pretrain" else spec.target_train_per_class
-    per_test = spec.source_test_per_class if role == "pretrain" else spec.target_test_per_class
+    per_train = spec.source_train_per_class if role == PRETRAIN_ROLE else spec.target_train_per_class
+    per_test = spec.source_test_per_class if role == PRETRAIN_ROLE else spec.target_test_per_class
     train = synthetic.generate(classes, per_train, spec.seed, spec.pixel_noise, "train")
     test = synthetic.generate(classes, per_test, spec.seed, spec.pixel_noise, "test")
     return LabelledImages(*train), LabelledImages(*test)
@@ -197,11 +197,11 @@ def _folder(config: DataConfig, role: str, classes: list[str]) -> tuple[Labelled
 
 
 def _torchvision_dataset(config: DataConfig, role: str, train: bool):  # type: ignore[no-untyped-def]
-    """torchvision's CIFAR-10 (pretrain) or CIFAR-100 (finetune), downloaded if allowed."""
+    """torchvision's data set of ``role`` (TORCHVISION_DATASETS: CIFAR-10, CIFAR-100), downloaded if allowed."""
     from torchvision.datasets import CIFAR10, CIFAR100
 
-    dataset_class = CIFAR10 if role == "pretrain" else CIFAR100
-    root = config.pretrain_path if role == "pretrain" else config.finetune_path
+    dataset_class = {"cifar10": CIFAR10, "cifar100": CIFAR100}[TORCHVISION_DATASETS[role]]
+    root = config.pretrain_path if role == PRETRAIN_ROLE else config.finetune_path
     root = root or "resources/torchvision"
     try:
         return dataset_class(root=root, train=train, download=config.download)

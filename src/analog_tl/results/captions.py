@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-SIMULATOR_NAMES = {"aihwkit": "aihwkit 1.2.0 CPU", "fast": "fast (analog_tl.simulator, aihwkit 1.2.0's CPU step, seeded)"}
+from analog_tl.vocabulary import AIHWKIT, FAST, SPV, split_axis
+
+SIMULATOR_NAMES = {AIHWKIT: "aihwkit 1.2.0 CPU", FAST: "fast (analog_tl.simulator, aihwkit 1.2.0's CPU step, seeded)"}
 
 
 def settings_caption(config: dict[str, Any]) -> str:
@@ -39,9 +41,9 @@ def sweep_caption(config: dict[str, Any], names: list[str]) -> str:
         f"{sweeps['epochs'] or config['finetune']['epochs']} fine-tuning epochs per sweep run",
         f"transfer noise tau {sweeps['transfer_noise']}",
     ]
-    readings = [n.removeprefix("sps_") for n in names if n.startswith("sps_")]
+    readings = [reading for reading in (split_axis(n)[1] for n in names) if reading is not None]
     if readings:
         parts.append(f"SpS readings {readings}")
-    if "spv" in names:
+    if SPV in names:
         parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
     return settings_caption(config) + "; sweep: " + ", ".join(parts)

@@ -33,6 +33,7 @@ from analog_tl.results.protocol import (
     paired_difference,
     unpaired_difference,
 )
+from analog_tl.vocabulary import ANALOG_SCRATCH, ANALOG_TL, DIGITAL_SCRATCH, DIGITAL_TL
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ def paper_claims() -> list[PaperClaim]:
     for n in (2, 5):
         claims += [
             PaperClaim("tl_vs_analog_scratch", "analog TL better than analog training from scratch", n, "modes",
-                       DIRECTION_BETTER, "analog_tl", "analog_scratch"),
+                       DIRECTION_BETTER, ANALOG_TL, ANALOG_SCRATCH),
             PaperClaim("tl_vs_digital_scratch", "analog TL better than digital training from scratch", n, "modes",
-                       DIRECTION_BETTER, "analog_tl", "digital_scratch"),
+                       DIRECTION_BETTER, ANALOG_TL, DIGITAL_SCRATCH),
             PaperClaim("digital_tl_ahead", "digital TL ahead of analog TL by about 2 points", n, "modes",
-                       Claim("about", 2.0), "analog_tl", "digital_tl"),
+                       Claim("about", 2.0), ANALOG_TL, DIGITAL_TL),
             PaperClaim("critical_noise", f"critical transfer noise about {0.15 if n == 2 else 0.10:g}", n, "critical",
                        Claim("about", 0.15 if n == 2 else 0.10)),
             PaperClaim("sps_range_skew", "no effect of symmetry point skew (reading range_skew)", n, "sweep",
@@ -111,7 +112,7 @@ def _n_test(runs: pd.DataFrame) -> float:
 def _tau0(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Runs of ``mode``; analog TL at its smallest transfer noise."""
     rows = runs[runs["mode"] == mode]
-    if mode == "analog_tl" and not rows.empty:
+    if mode == ANALOG_TL and not rows.empty:
         noise = rows["transfer_noise"].astype(float)
         rows = rows[noise == noise.min()]
     return rows
@@ -126,7 +127,7 @@ def _modes_difference(task_runs: pd.DataFrame, claim: PaperClaim, metric: str) -
 
 def _gap(task_runs: pd.DataFrame, metric: str) -> tuple[pd.Series, float]:
     """Per-seed analog TL - digital TL gap (points) of one task and its binomial SE (points)."""
-    arm, ref = _tau0(task_runs, "analog_tl"), _tau0(task_runs, "digital_tl")
+    arm, ref = _tau0(task_runs, ANALOG_TL), _tau0(task_runs, DIGITAL_TL)
     a, b = _errors(arm, metric), _errors(ref, metric)
     gap = 100.0 * (a - b).dropna()
     se = math.hypot(binomial_se_points(float(a.mean()), _n_test(arm)), binomial_se_points(float(b.mean()), _n_test(ref)))
@@ -191,7 +192,7 @@ def claims_table(runs: pd.DataFrame, sweeps: dict[str, pd.DataFrame] | None = No
                 continue
             task_runs = runs[runs["task"] == task] if not runs.empty else runs
             if claim.kind == "critical":
-                if (task_runs["mode"] == "analog_tl").any():
+                if (task_runs["mode"] == ANALOG_TL).any():
                     rows += _critical_rows(task_runs, claim, task)
                 continue
             if claim.kind == "gap_growth":

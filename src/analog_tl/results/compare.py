@@ -21,13 +21,18 @@ from analog_tl.io import read_json  # noqa: E402
 from analog_tl.results.figures import _caption  # noqa: E402
 from analog_tl.results.selection import RESULT, SELECTION_SCORE  # noqa: E402
 from analog_tl.results.tables import runs_table  # noqa: E402
+from analog_tl.vocabulary import (  # noqa: E402
+    ALL_LAYERS, BACKBONE_LAYERS, DIGITAL_SCRATCH, DIGITAL_TL, HEAD_LAYERS, MODE_LABELS, PAPER_ALGORITHM,
+)
 
 ARM_KEYS = ["task", "algorithm", "compare_device", "analog_layers"]
 POINT_KEYS = [*ARM_KEYS, "hyperparameters"]
 PAIR_COLUMNS = ["algorithm", "device", "status", "stage", "reason", "weights_moved", "compound_class", "has_fast_lr",
                 "table_i_applied", "table_i_not_applicable"]
 DEVICE_FIGURES = ["device_class", "device_preset", "states", "dw_min", "dw_min_std", "dw_min_dtod", "write_noise_std"]
-LAYER_TEXT = {"all": "all layers analog", "backbone": "backbone analog, head digital", "head": "head analog, backbone digital"}
+LAYER_TEXT = {ALL_LAYERS: "all layers analog", BACKBONE_LAYERS: "backbone analog, head digital",
+              HEAD_LAYERS: "head analog, backbone digital"}
+REFERENCE_STYLE = {DIGITAL_TL: "-", DIGITAL_SCRATCH: ":"}  # the digital reference lines of Figs. 6 and layers
 
 
 def select_points(candidates: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +83,18 @@ def _reference(runs: pd.DataFrame, task: str, mode: str) -> float:
     return 100 * rows[RESULT].mean() if len(rows) else math.nan
 
 
+def _reference_lines(ax: plt.Axes, runs: pd.DataFrame, task: str) -> None:
+    """The digital runs' mean test error of ``task`` as horizontal reference lines (REFERENCE_STYLE)."""
+    for mode, style in REFERENCE_STYLE.items():
+        level = _reference(runs, task, mode)
+        if not math.isnan(level):
+            ax.axhline(level, color="tab:blue", linestyle=style, linewidth=1,
+                       label=f"{MODE_LABELS[mode].short} ({level:.1f} %)")
+
+
 def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, caption: str) -> plt.Figure:
     """Selected test error (%) per algorithm (bars) and device (groups), one panel per task; digital references."""
-    rows = summary[summary["analog_layers"] == "all"]
+    rows = summary[summary["analog_layers"] == ALL_LAYERS]
     tasks = sorted(summary["task"].unique()) or ["no comparison runs"]
     devices = list(dict.fromkeys(pairs["device"]))
     algorithms = list(dict.fromkeys(pairs["algorithm"]))
@@ -99,11 +113,7 @@ def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, ca
                 spread = [[100 * (row.test_error_mean - row.test_error_min)], [100 * (row.test_error_max - row.test_error_mean)]]
                 ax.bar(x, 100 * row.test_error_mean, width, color=colours[a % 10], yerr=spread, capsize=2,
                        label=algorithm if d == 0 else None)
-        for mode, style in (("digital_tl", "-"), ("digital_scratch", ":")):
-            level = _reference(runs, task, mode)
-            if not math.isnan(level):
-                ax.axhline(level, color="tab:blue", linestyle=style, linewidth=1,
-                           label=f"{'digital TL' if mode == 'digital_tl' else 'digital from scratch'} ({level:.1f} %)")
+        _reference_lines(ax, runs, task)
         ax.set_xticks(range(len(devices)), devices, rotation=20, ha="right")
         ax.set_xlabel("device")
         ax.set_ylabel("test error at the selected epoch (%)")
@@ -117,8 +127,8 @@ def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, ca
 
 def plot_ablation(summary: pd.DataFrame, runs: pd.DataFrame, caption: str) -> plt.Figure:
     """Test error (%) of c-TTv2 analog TL with all layers, only the backbone or only the head analog; references."""
-    rows = summary[summary["algorithm"] == "c-ttv2"]
-    ablated = rows.loc[rows["analog_layers"] != "all", "compare_device"].unique()
+    rows = summary[summary["algorithm"] == PAPER_ALGORITHM]
+    ablated = rows.loc[rows["analog_layers"] != ALL_LAYERS, "compare_device"].unique()
     rows = rows[rows["compare_device"].isin(ablated)]  # the ablation device only (all three layer sets on it)
     tasks = sorted(summary["task"].unique()) or ["no comparison runs"]
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 6.0), squeeze=False)
@@ -133,11 +143,7 @@ def plot_ablation(summary: pd.DataFrame, runs: pd.DataFrame, caption: str) -> pl
             values.append(100 * row.test_error_mean)
             spreads.append((100 * (row.test_error_mean - row.test_error_min), 100 * (row.test_error_max - row.test_error_mean)))
         ax.bar(range(len(values)), values, color="tab:red", yerr=list(zip(*spreads)) if spreads else None, capsize=3)
-        for mode, style in (("digital_tl", "-"), ("digital_scratch", ":")):
-            level = _reference(runs, task, mode)
-            if not math.isnan(level):
-                ax.axhline(level, color="tab:blue", linestyle=style, linewidth=1,
-                           label=f"{'digital TL' if mode == 'digital_tl' else 'digital from scratch'} ({level:.1f} %)")
+        _reference_lines(ax, runs, task)
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.set_ylabel("test error at the selected epoch (%)")
         ax.set_title(f"{task}, device {', '.join(ablated)}")

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analog_tl.vocabulary import ANALOG_TL
+
 GRID_POINTS = 2001
 RISE_Z = 2.0
 METRIC = "test_error_at_best_val"
@@ -273,6 +275,6 @@ def critical_noise(runs: pd.DataFrame, metric: str = METRIC, z: float = RISE_Z) 
     and ``metric`` (fraction); ``n_test`` (test images per run) is optional.
     Returns one row per task; noise in weight units, errors as fractions.
     """
-    analog = runs[(runs["mode"] == "analog_tl") & runs["transfer_noise"].notna() & runs[metric].notna()]
+    analog = runs[(runs["mode"] == ANALOG_TL) & runs["transfer_noise"].notna() & runs[metric].notna()]
     rows = [_task_row(task, group, metric, z) for task, group in analog.groupby("task", sort=False)]
     return pd.DataFrame(rows)

@@ -15,13 +15,18 @@ import pandas as pd  # noqa: E402
 from analog_tl.analog.devices import device_caption  # noqa: E402
 from analog_tl.analog.sweeps import SPS_READING_TEXT, SWEEPS  # noqa: E402
 from analog_tl.io import atomic_path  # noqa: E402
+from analog_tl.vocabulary import (  # noqa: E402
+    ANALOG_MODES, ANALOG_SCRATCH, ANALOG_TL, ANALOG_TL_FROZEN_DIGITAL, ANALOG_TL_MODES, DIGITAL_SCRATCH, DIGITAL_TL,
+    MODE_LABELS, split_axis,
+)
 
+# Colour and line style of each mode's line in Fig. 2, in legend order (labels: MODE_LABELS[mode].figure).
 MODE_STYLE = {
-    "analog_tl": ("Analog TL (c-TTv2)", "tab:red", "-"),
-    "analog_tl_frozen_digital": ("Analog TL, digital parameters frozen", "tab:orange", "--"),
-    "digital_tl": ("Digital TL (SGD)", "tab:blue", "-"),
-    "analog_scratch": ("Analog from scratch (c-TTv2)", "tab:red", ":"),
-    "digital_scratch": ("Digital from scratch (SGD)", "tab:blue", ":"),
+    ANALOG_TL: ("tab:red", "-"),
+    ANALOG_TL_FROZEN_DIGITAL: ("tab:orange", "--"),
+    DIGITAL_TL: ("tab:blue", "-"),
+    ANALOG_SCRATCH: ("tab:red", ":"),
+    DIGITAL_SCRATCH: ("tab:blue", ":"),
 }
 SELECTED = "test_error_at_best_val"
 
@@ -51,13 +56,13 @@ def _band(ax: plt.Axes, x: pd.Series, stats: pd.DataFrame, label: str, color: st
 def _trained_parameters(epochs: pd.DataFrame) -> str:
     """Caption text: how many parameters trained on analog tiles and digitally, per analog mode."""
     parts = []
-    for mode in ("analog_tl", "analog_tl_frozen_digital", "analog_scratch"):
+    for mode in ANALOG_MODES:
         rows = epochs[epochs["mode"] == mode]
         if rows.empty or "analog_parameters" not in rows.columns:
             continue
         row = rows.iloc[0]
         parts.append(
-            f"{MODE_STYLE[mode][0]}: {int(row.analog_parameters):,} analog tile weights, "
+            f"{MODE_LABELS[mode].figure}: {int(row.analog_parameters):,} analog tile weights, "
             f"{int(row.digital_trained_parameters):,} digital parameters trained by SGD "
             f"({int(row.digital_frozen_parameters):,} frozen)"
         )
@@ -76,12 +81,13 @@ def plot_fig2(epochs: pd.DataFrame, tl_noise: float, caption: str) -> plt.Figure
     tasks = list(dict.fromkeys(epochs["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(9.0, 5.2 * len(tasks)), 4.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        for mode, (label, color, style) in MODE_STYLE.items():
+        for mode, (color, style) in MODE_STYLE.items():
             rows = epochs[(epochs.task == task) & (epochs["mode"] == mode)]
-            if mode.startswith("analog_tl"):
+            label = MODE_LABELS[mode].figure
+            if mode in ANALOG_TL_MODES:
                 rows = rows[rows.transfer_noise.astype(float).sub(tl_noise).abs() < 1e-12]
                 label = f"{label}, tau={tl_noise:g}"
-            if mode.startswith("analog") and not rows.empty and "fast_lr" in rows.columns:
+            if mode in ANALOG_MODES and not rows.empty and "fast_lr" in rows.columns:
                 label = f"{label}, fast_lr {rows.fast_lr.iloc[0]:g}"
             if rows.empty:
                 continue
@@ -115,12 +121,14 @@ def plot_fig3(runs: pd.DataFrame, noise: pd.DataFrame, critical: pd.DataFrame, c
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     task_colours = list(zip(colours, dict.fromkeys(runs["task"])))
     for colour, task in task_colours:
-        rows = runs[(runs.task == task) & (runs["mode"] == "analog_tl")]
+        rows = runs[(runs.task == task) & (runs["mode"] == ANALOG_TL)]
         stats = rows.groupby("transfer_noise")[SELECTED].agg(["mean", "min", "max"]).sort_index()
         n_classes = int(rows["n_classes"].iloc[0])
-        _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes), analog TL", colour, "-")
-        digital = runs[(runs.task == task) & (runs["mode"] == "digital_tl")][SELECTED].mean()
-        ax.axhline(100 * digital, color=colour, linestyle="--", linewidth=1, label=f"{task}, digital TL")
+        label = f"{task} ({n_classes} classes), {MODE_LABELS[ANALOG_TL].short}"
+        _band(ax, stats.index.to_series(), stats, label, colour, "-")
+        digital = runs[(runs.task == task) & (runs["mode"] == DIGITAL_TL)][SELECTED].mean()
+        ax.axhline(100 * digital, color=colour, linestyle="--", linewidth=1,
+                   label=f"{task}, {MODE_LABELS[DIGITAL_TL].short}")
     right = ax.get_xlim()[1]
     for colour, task in task_colours:
         _mark_elbow(ax, critical[critical.task == task], task, colour, right)
@@ -164,14 +172,9 @@ def _mark_elbow(ax: plt.Axes, critical: pd.DataFrame, task: str, colour: str, ri
         ax.axvline(fit, color=colour, linestyle=":", linewidth=1.5)
 
 
-def _sweep_axis(name: str) -> tuple[str, str | None]:
-    """(sweep, SpS reading) of a workflow sweep axis: ``sps_<reading>`` or a plain sweep name."""
-    return ("sps", name.removeprefix("sps_")) if name.startswith("sps_") else (name, None)
-
-
 def _axis_rows(summary: pd.DataFrame, name: str) -> pd.DataFrame:
     """The summary rows of sweep axis ``name``."""
-    sweep, reading = _sweep_axis(name)
+    sweep, reading = split_axis(name)
     rows = summary[summary.sweep == sweep]
     return rows[rows.sps_reading == reading] if reading is not None else rows
 
@@ -197,13 +200,13 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
     chance level. An SpS axis (``sps_<reading>``) names what its reading varies
     and gets a second row with the measured symmetry point of its devices.
     """
-    with_sp = any(_sweep_axis(name)[1] for name in sweeps)
+    with_sp = any(split_axis(name)[1] for name in sweeps)
     nrows = 2 if with_sp else 1
     fig, axes = plt.subplots(nrows, len(sweeps), figsize=(max(7.5, 5.6 * len(sweeps)), 4.8 + 2.6 * (nrows - 1)),
                              squeeze=False, sharex="col", gridspec_kw={"height_ratios": [2, 1][:nrows]})
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for column, name in enumerate(sweeps):
-        ax, (sweep, reading) = axes[0][column], _sweep_axis(name)
+        ax, (sweep, reading) = axes[0][column], split_axis(name)
         rows = _axis_rows(summary, name)
         for colour, task in zip(colours, dict.fromkeys(summary["task"])):
             task_rows = rows[rows.task == task].sort_values("sweep_value")

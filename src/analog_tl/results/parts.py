@@ -27,6 +27,10 @@ import pandas as pd
 from analog_tl.errors import ConfigError, PartsError
 from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
 from analog_tl.results.tables import by_axis, epochs_table, noise_table, runs_table, write_csv
+from analog_tl.vocabulary import (
+    ANALOG_MODES, ANALOG_TL_MODES, FAST_LR_SELECTION_MODES, FINAL_FILE, fast_lr_mode, main_grid, selection_noise,
+    split_axis, sweep_axes,
+)
 
 # The tables read from every part; the fast_lr choice is made again from the merged candidate runs.
 READ_TABLES = ("runs", "epochs", "transfer_noise")
@@ -40,7 +44,6 @@ KEYS = {
 }
 # Wall-clock columns: they differ between two runs of the same job and are not compared.
 TIMING_COLUMNS = {"train_seconds", "seconds"}
-DIGITAL_MODES = ("digital_tl", "digital_scratch")
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,10 @@ class Grid:
             raise ConfigError(f"the config lacks {error}") from None
 
     def expected(self) -> set[tuple[str, str, float, int]]:
-        """(task, mode, transfer noise or -1.0 where the mode has none, seed) of every planned run."""
-        runs = set()
-        for task in self.tasks:
-            for seed in self.seeds:
-                runs |= {(task, mode, -1.0, seed) for mode in (*DIGITAL_MODES, "analog_scratch")}
-                runs |= {(task, "analog_tl", tau, seed) for tau in self.transfer_noise}
-                if self.frozen_digital_ablation:
-                    runs.add((task, "analog_tl_frozen_digital", min(self.transfer_noise), seed))
-        return runs
+        """(task, mode, transfer noise or -1.0 where the mode has none, seed) of every planned run
+        (:func:`analog_tl.vocabulary.main_grid`, as the workflow runs them)."""
+        grid = main_grid(self.tasks, self.seeds, self.transfer_noise, self.frozen_digital_ablation)
+        return {(run.task, run.mode, -1.0 if run.noise is None else run.noise, run.seed) for run in grid}
 
 
 def _roundtrip(table: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +94,7 @@ def _roundtrip(table: pd.DataFrame) -> pd.DataFrame:
 def _finished_runs(folder: Path, under: str) -> list[str]:
     """Run folders (relative to workflow folder ``folder``) under ``results/<under>`` with a ``final.json``."""
     root = folder / "results" / under
-    return sorted(str(p.parent.relative_to(folder)) for p in root.rglob("final.json")) if root.is_dir() else []
+    return sorted(str(p.parent.relative_to(folder)) for p in root.rglob(FINAL_FILE)) if root.is_dir() else []
 
 
 def _tabulate(folder: Path, runs: list[str], make) -> pd.DataFrame:
@@ -187,8 +185,7 @@ def grid_runs(runs: pd.DataFrame, fast_lr: pd.DataFrame, grid: Grid) -> pd.DataF
     """The rows of ``runs`` in ``grid``, analog ones at their task's selected fast_lr; PartsError if one is missing."""
     selected = _selected_fast_lr(fast_lr)
     chosen = [
-        float(f) == selected.get((t, "analog_tl" if m.startswith("analog_tl") else m), float("nan"))
-        if m.startswith("analog") else True
+        float(f) == selected.get((t, fast_lr_mode(m)), float("nan")) if m in ANALOG_MODES else True
         for t, m, f in zip(runs["task"], runs["mode"], runs["fast_lr"])
     ]
     keys = _run_key(runs)
@@ -215,7 +212,7 @@ def _one_run_per_point(runs: pd.DataFrame, keys: pd.Series, in_grid: pd.Series, 
 
 def check_settings(runs: pd.DataFrame, grid: Grid) -> None:
     """PartsError naming the first run whose settings (epochs, batch size, lr, simulator) are not the config's."""
-    analog = runs["mode"].str.startswith("analog")
+    analog = runs["mode"].isin(ANALOG_MODES)
     checks = ((runs, grid.settings), (runs[~analog], grid.digital_settings), (runs[analog], grid.analog_settings))
     for rows, wanted in checks:
         for column, value in wanted:
@@ -228,12 +225,12 @@ def check_settings(runs: pd.DataFrame, grid: Grid) -> None:
 def fast_lr_candidates(runs: pd.DataFrame, grid: Grid) -> pd.DataFrame:
     """The runs that choose each task's fast_lr (analog TL at the smallest noise and analog scratch, every
     candidate and seed of ``grid``); PartsError naming any that no part holds."""
-    tau0 = min(grid.transfer_noise)
-    tl = (runs["mode"] == "analog_tl") & (runs["transfer_noise"].astype(float) == tau0)
-    rows = runs[(tl | (runs["mode"] == "analog_scratch")) & runs["task"].isin(grid.tasks)
+    tau0 = selection_noise(grid.transfer_noise)
+    at_tau0 = ~runs["mode"].isin(ANALOG_TL_MODES) | (runs["transfer_noise"].astype(float) == tau0)
+    rows = runs[runs["mode"].isin(FAST_LR_SELECTION_MODES) & at_tau0 & runs["task"].isin(grid.tasks)
                 & runs["seed"].astype(int).isin(grid.seeds) & runs["fast_lr"].astype(float).isin(grid.fast_lrs)]
     keys = set(zip(rows["task"], rows["mode"], rows["fast_lr"].astype(float), rows["seed"].astype(int)))
-    expected = {(t, m, f, s) for t in grid.tasks for m in ("analog_tl", "analog_scratch") for f in grid.fast_lrs
+    expected = {(t, m, f, s) for t in grid.tasks for m in FAST_LR_SELECTION_MODES for f in grid.fast_lrs
                 for s in grid.seeds}
     missing = sorted(expected - keys)
     if missing:
@@ -299,11 +296,11 @@ class SweepGrid:
         """The sweep grid of a workflow config (with the schema's defaults filled in)."""
         try:
             sweeps = config["sweeps"]
-            axes = [f"sps_{r}" for r in sweeps["sps_readings"]] + ["spv", "pulse_noise", "dtod"]
+            axes = sweep_axes(sweeps["sps_readings"])
             return cls(
                 tasks=tuple(sweeps["tasks"] or config["tasks"]),
                 seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
-                values=tuple((a, tuple(float(v) for v in sweeps["sps" if a.startswith("sps_") else a])) for a in axes),
+                values=tuple((a, tuple(float(v) for v in sweeps[split_axis(a)[0]])) for a in axes),
                 lrs=tuple(float(lr) for lr in sweeps["lrs"]),
                 epochs=int(sweeps["epochs"] or config["finetune"]["epochs"]),
                 fast_lrs=tuple(float(f) for f in config["analog"]["fast_lrs"]),

@@ -13,20 +13,15 @@ import numpy as np
 import pandas as pd
 
 from analog_tl.results.selection import RESULT
-
-MODES = {
-    "digital_tl": "digital TL (SGD)",
-    "analog_tl": "analog TL (c-TTv2)",
-    "digital_scratch": "digital from scratch (SGD)",
-    "analog_scratch": "analog from scratch (c-TTv2)",
-    "analog_tl_frozen_digital": "analog TL, digital parameters frozen (ablation)",
-}
+from analog_tl.vocabulary import (
+    ABLATION_MODES, ANALOG_SCRATCH, ANALOG_TL, ANALOG_TL_MODES, DIGITAL_SCRATCH, DIGITAL_TL, MODE_LABELS, MODES,
+)
 
 # What the paper reports (Sec. III), by number of classes.
 PAPER = {
-    "analog_tl - digital_tl": {2: "about +2 (digital TL ahead)", 5: "about +2 (digital TL ahead)"},
-    "analog_tl - analog_scratch": {2: "negative (analog TL better)", 5: "negative (analog TL better)"},
-    "analog_tl - digital_scratch": {2: "negative (analog TL better)", 5: "negative (analog TL better)"},
+    f"{ANALOG_TL} - {DIGITAL_TL}": {2: "about +2 (digital TL ahead)", 5: "about +2 (digital TL ahead)"},
+    f"{ANALOG_TL} - {ANALOG_SCRATCH}": {2: "negative (analog TL better)", 5: "negative (analog TL better)"},
+    f"{ANALOG_TL} - {DIGITAL_SCRATCH}": {2: "negative (analog TL better)", 5: "negative (analog TL better)"},
     "critical transfer noise": {2: "about 0.15", 5: "about 0.10"},
 }
 
@@ -37,7 +32,7 @@ def _mode_errors(runs: pd.DataFrame, task: str) -> dict[str, pd.Series]:
     out = {}
     for mode in MODES:
         sub = rows[rows["mode"] == mode]
-        if mode.startswith("analog_tl") and not sub.empty:
+        if mode in ANALOG_TL_MODES and not sub.empty:
             sub = sub[sub.transfer_noise.astype(float) == sub.transfer_noise.astype(float).min()]
         out[mode] = 100 * sub.set_index("seed")[RESULT].sort_index()
     return out
@@ -74,13 +69,13 @@ def summary_table(runs: pd.DataFrame, critical: pd.DataFrame) -> pd.DataFrame:
     for task in dict.fromkeys(runs["task"]):
         n = int(runs.loc[runs.task == task, "n_classes"].iloc[0])
         errors = _mode_errors(runs, task)
-        for mode, label in MODES.items():
-            if mode == "analog_tl_frozen_digital" and errors[mode].empty:  # the ablation is optional
+        for mode in MODES:
+            if mode in ABLATION_MODES and errors[mode].empty:  # an ablation is optional
                 continue
-            rows.append(_row(task, n, f"test error, {label}", errors[mode], "%", ""))
-        for other in ("digital_tl", "analog_scratch", "digital_scratch"):
-            key = f"analog_tl - {other}"
-            diff = (errors["analog_tl"] - errors[other]).dropna()  # paired by seed
+            rows.append(_row(task, n, f"test error, {MODE_LABELS[mode].table}", errors[mode], "%", ""))
+        for other in (DIGITAL_TL, ANALOG_SCRATCH, DIGITAL_SCRATCH):
+            key = f"{ANALOG_TL} - {other}"
+            diff = (errors[ANALOG_TL] - errors[other]).dropna()  # paired by seed
             rows.append(_row(task, n, f"{key} test error", diff, "percentage points", PAPER[key].get(n, "")))
         crit = critical[critical.task == task]
         if not crit.empty:

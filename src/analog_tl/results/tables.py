@@ -14,13 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from analog_tl.analog.sweeps import axis_name
 from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.results.elbow import critical_noise
 from analog_tl.results.claims import claims_table, verdicts_table
 from analog_tl.results.protocol import METRIC_COLUMNS, run_scores
 from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
 from analog_tl.results.summary import summary_table
+from analog_tl.vocabulary import FINAL_FILE, METRICS_FILE, RECORD_FILE, axis_name
 
 SETTING_COLUMNS = [
     "task", "mode", "sweep", "sps_reading", "sweep_value", "transfer_noise", "seed", "n_classes", "epochs",
@@ -33,7 +33,7 @@ DEVICE_COLUMNS = ["device_class", "device_preset", "states", "dw_min", "dw_min_s
 
 def run_settings(folder: str | Path) -> dict[str, Any]:
     """The settings columns of one run: its ``run.json`` settings plus model and data provenance."""
-    record = read_json(Path(folder) / "run.json")
+    record = read_json(Path(folder) / RECORD_FILE)
     settings = dict(record["settings"])
     model = record["model"]
     settings["backbone"] = model["backbone"] if model["backbone"] != "timm" else f"timm:{model['timm_name']}"
@@ -62,7 +62,7 @@ def epochs_table(run_folders: list[str]) -> pd.DataFrame:
     """Per-epoch metrics of every run with its settings (one row per run and epoch)."""
     frames = []
     for folder in run_folders:
-        metrics = pd.read_csv(Path(folder) / "metrics.csv")
+        metrics = pd.read_csv(Path(folder) / METRICS_FILE)
         for key, value in run_settings(folder).items():
             metrics[key] = value
         frames.append(metrics)
@@ -73,13 +73,13 @@ def epochs_table(run_folders: list[str]) -> pd.DataFrame:
 
 def protocol_scores(folder: str | Path) -> dict[str, Any]:
     """The comparison protocol's scores of one run (three test-error metrics, convergence) from its ``metrics.csv``."""
-    metrics = pd.read_csv(Path(folder) / "metrics.csv").assign(run=str(folder))
+    metrics = pd.read_csv(Path(folder) / METRICS_FILE).assign(run=str(folder))
     return run_scores(metrics).drop(columns="run").iloc[0].to_dict()
 
 
 def runs_table(run_folders: list[str]) -> pd.DataFrame:
     """Final metrics of every run with its settings and protocol scores (one row per run)."""
-    rows = [{**run_settings(f), **read_json(Path(f) / "final.json"), **protocol_scores(f)} for f in run_folders]
+    rows = [{**run_settings(f), **read_json(Path(f) / FINAL_FILE), **protocol_scores(f)} for f in run_folders]
     table = pd.DataFrame(rows)
     first = [c for c in SETTING_COLUMNS if c in table.columns]
     return table[first + [c for c in table.columns if c not in first]]

@@ -23,14 +23,11 @@ from analog_tl.config import AnalogConfig, DeviceConfig, ModelConfig, TrainConfi
 from analog_tl.data.prepared import load_prepared
 from analog_tl.errors import AnalogConfigError, first_line
 from analog_tl.io import write_json
-from analog_tl.steps.training import (
-    ANALOG_LAYERS, _fit_analog, _pretrained_inputs, analog_from_pretrained, analog_optimizer,
-)
+from analog_tl.steps.training import _fit_analog, _pretrained_inputs, analog_from_pretrained, analog_optimizer
 from analog_tl.training.runner import RunContext
+from analog_tl.vocabulary import AIHWKIT, AUTO, DEFAULT_POINT, FAST, SIMULATOR_POLICIES, compare_mode, grid_point_name
 
 log = logging.getLogger(__name__)
-
-SIMULATOR_POLICIES = ("auto", "aihwkit")  # auto: the fast simulator wherever it simulates the rpu_config
 
 
 def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[str, Any]:
@@ -111,7 +108,7 @@ def finetune_compare(
     device_name: str,
     context: RunContext = RunContext(),
     head_noise: bool = True,
-    simulator_policy: str = "auto",
+    simulator_policy: str = AUTO,
 ) -> dict[str, Any]:
     """One comparison run: analog TL with ``algorithm`` at ``hyperparameters`` on ``analog_cfg.device``.
 
@@ -128,14 +125,14 @@ def finetune_compare(
         layers=layers,
     )
     settings = {
-        "mode": "analog_tl" if layers == "all" else f"analog_tl_{layers}_only",
+        "mode": compare_mode(layers),
         "task": task,
         "n_classes": len(data.classes),
         "transfer_noise": tau,
         "algorithm": algorithm,
         "compare_device": device_name,
         "analog_layers": layers,
-        "hyperparameters": ",".join(f"{k}={v!r}" for k, v in sorted(hyperparameters.items())) or "default",
+        "hyperparameters": ",".join(f"{k}={v!r}" for k, v in sorted(hyperparameters.items())) or DEFAULT_POINT,
     }
     extra = {
         "algorithm": applied,
@@ -143,7 +140,7 @@ def finetune_compare(
         "transfer_noise_layers": noise.to_dict(orient="records"),
         "inputs": _pretrained_inputs(pretrained_dir),
     }
-    point = "_".join(f"{k}~{v!r}" for k, v in sorted(hyperparameters.items())) or "default"
+    point = grid_point_name(hyperparameters)  # the run folder's name of the grid point
     label = f"{task}/{algorithm}/{device_name}/layers~{layers}/{point}/seed~{train_cfg.seed}"
     return _fit_analog(
         analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, extra, label, context
@@ -153,16 +150,16 @@ def finetune_compare(
 def simulator_for(policy: str, rpu_config: Any) -> tuple[str, str]:
     """The simulator of a comparison run and why: ``fast`` where it simulates ``rpu_config`` exactly (policy auto)."""
     if policy not in SIMULATOR_POLICIES:
-        raise ValueError(f"compare.simulator must be one of {SIMULATOR_POLICIES}, got {policy!r}")
-    if policy == "aihwkit":
-        return "aihwkit", "compare.simulator is aihwkit"
+        raise ValueError(f"compare.simulator must be one of {tuple(SIMULATOR_POLICIES)}, got {policy!r}")
+    if policy == AIHWKIT:
+        return AIHWKIT, "compare.simulator is aihwkit"
     from analog_tl.simulator import SimulatorScopeError, check_scope
 
     try:
         check_scope(rpu_config)
     except SimulatorScopeError as error:
-        return "aihwkit", f"not in the fast simulator's scope: {error}"
-    return "fast", "in the fast simulator's scope"
+        return AIHWKIT, f"not in the fast simulator's scope: {error}"
+    return FAST, "in the fast simulator's scope"
 
 
-__all__ = ["ANALOG_LAYERS", "check_pairs", "finetune_compare", "simulator_for", "try_pair"]
+__all__ = ["check_pairs", "finetune_compare", "simulator_for", "try_pair"]

@@ -121,9 +121,10 @@ def run_context(snakemake, section: str):  # type: ignore[no-untyped-def]
     what a run computes, so changing them must not rerun finished jobs.
     ``section`` (``pretrain`` or ``finetune``) holds the job's execution settings.
     """
-    from analog_tl.config import EXECUTION_KEYS, ExecutionConfig, from_dict
+    from analog_tl.config import ExecutionConfig, from_dict
     from analog_tl.training.resume import ResumeConfig
     from analog_tl.training.runner import RunContext
+    from analog_tl.vocabulary import EXECUTION_KEYS
 
     config = snakemake.config  # the schema fills every section
     execution = {key: config[section][key] for key in EXECUTION_KEYS}

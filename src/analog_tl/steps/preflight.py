@@ -9,13 +9,14 @@ from typing import Any
 
 from analog_tl.io import write_json
 from analog_tl.training.device import devices_seen, select_device
+from analog_tl.vocabulary import AIHWKIT, FAST, SIMULATORS
 
 log = logging.getLogger(__name__)
-_LABELS = {"digital": "digital training", "aihwkit": "analog training on aihwkit",
-           "fast": "analog training on the fast simulator"}
+_LABELS = {"digital": "digital training", AIHWKIT: "analog training on aihwkit",
+           FAST: "analog training on the fast simulator"}
 
 
-def preflight(device_setting: str, out: str | Path, simulators: Sequence[str] = ("aihwkit", "fast")) -> dict[str, Any]:
+def preflight(device_setting: str, out: str | Path, simulators: Sequence[str] = SIMULATORS) -> dict[str, Any]:
     """Check ``compute.device`` for digital training and each analog simulator the runs use; write the report.
 
     ``simulators``: those of this workflow's analog runs (``aihwkit``, ``fast``).

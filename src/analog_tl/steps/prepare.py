@@ -11,19 +11,19 @@ from analog_tl.data.prepare import prepare_task
 from analog_tl.data.prepared import save_prepared
 from analog_tl.data.sources import TORCHVISION_ROLES, fetch_torchvision
 from analog_tl.io import write_json
+from analog_tl.vocabulary import DATA_LOCATION_KEYS
 
 log = logging.getLogger(__name__)
 
-LOCATION_KEYS = ("pretrain_path", "finetune_path", "download")  # where the images are; not what is prepared
-
 
 def data_config(params: dict[str, Any], workflow_data: dict[str, Any], download: bool | None = None) -> DataConfig:
-    """A :class:`DataConfig` from a rule's data ``params`` plus the location keys of the workflow's ``data`` section.
+    """A :class:`DataConfig` from a rule's data ``params`` plus the location keys (DATA_LOCATION_KEYS: where the
+    images are, not what is prepared) of the workflow's ``data`` section.
 
     ``download`` overrides ``data.download`` (preparation jobs never download:
     the download rule did).
     """
-    location = {key: workflow_data[key] for key in LOCATION_KEYS}
+    location = {key: workflow_data[key] for key in DATA_LOCATION_KEYS}
     if download is not None:
         location["download"] = download
     return from_dict(DataConfig, {**params, **location})

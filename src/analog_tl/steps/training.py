@@ -29,6 +29,10 @@ from analog_tl.io import atomic_path, read_json, write_json
 from analog_tl.models.factory import build_model, describe, head_name, swap_head
 from analog_tl.training.artifacts import RunPaths, load_checked_model, recorded_sha256, save_model
 from analog_tl.training.runner import RunContext, train_and_write
+from analog_tl.vocabulary import (
+    AIHWKIT, ALL_LAYERS, ANALOG_LAYER_SETS, ANALOG_SCRATCH, ANALOG_TL, BACKBONE_LAYERS, DIGITAL_SCRATCH, DIGITAL_TL,
+    FAST, HEAD_LAYERS, PRETRAIN_MODE, SIMULATORS, SPS, fmt_float,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,10 @@ def pretrain(
     data = load_prepared(data_path)
     model = build_model(model_cfg, len(data.classes), seed=train_cfg.seed)
     log.info("pre-training %s on %d images of %d classes", describe(model), len(data.train), len(data.classes))
-    record = _run_record({"mode": "pretrain"}, model, model_cfg, train_cfg, data_path)
+    record = _run_record({"mode": PRETRAIN_MODE}, model, model_cfg, train_cfg, data_path)
     optimizer = functools.partial(digital_optimizer, config=train_cfg)
     return train_and_write(
-        model, optimizer, data, train_cfg, out_dir, record, _checkpoint(data.classes, model_cfg), context, "pretrain"
+        model, optimizer, data, train_cfg, out_dir, record, _checkpoint(data.classes, model_cfg), context, PRETRAIN_MODE
     )
 
 
@@ -114,9 +118,9 @@ def finetune_digital(
     data = load_prepared(data_path)
     k = len(data.classes)
     if pretrained_dir is None:
-        mode, model = "digital_scratch", build_model(model_cfg, k, seed=train_cfg.seed)
+        mode, model = DIGITAL_SCRATCH, build_model(model_cfg, k, seed=train_cfg.seed)
     else:
-        mode, model = "digital_tl", load_pretrained(pretrained_dir, model_cfg, k, head_seed=train_cfg.seed)
+        mode, model = DIGITAL_TL, load_pretrained(pretrained_dir, model_cfg, k, head_seed=train_cfg.seed)
     settings = {"mode": mode, "task": task, "n_classes": k, "transfer_noise": None}
     record = _run_record(settings, model, model_cfg, train_cfg, data_path)
     if pretrained_dir is not None:
@@ -141,15 +145,15 @@ def analog_from_pretrained(
     noise_seed: int,
     seed: int,
     head_noise: bool = True,
-    layers: str = "all",
+    layers: str = ALL_LAYERS,
 ) -> tuple[nn.Module, pd.DataFrame]:
     """Head-swapped pre-trained model converted to analog with transfer noise ``tau`` programmed.
 
     ``head_noise`` False programs the fresh head without noise (Eq. 1 read as
-    noise on the pre-trained weights only). ``layers`` says which Linear layers
-    become analog: ``all``, ``backbone`` (the head stays digital) or ``head``
-    (the backbone stays digital). Returns the analog model and the realised
-    noise per analog layer (one row per layer).
+    noise on the pre-trained weights only). ``layers`` (ANALOG_LAYER_SETS) says
+    which Linear layers become analog: ``all``, ``backbone`` (the head stays
+    digital) or ``head`` (the backbone stays digital). Returns the analog model
+    and the realised noise per analog layer (one row per layer).
     """
     model = load_pretrained(pretrained_dir, model_cfg, num_classes, head_seed=seed)
     reference = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
@@ -166,16 +170,13 @@ def analog_from_pretrained(
     return analog, report
 
 
-ANALOG_LAYERS = ("all", "backbone", "head")  # which Linear layers are analog; the others stay digital
-
-
 def digital_layers(model: nn.Module, layers: str) -> list[str]:
-    """Names of the ``nn.Linear`` layers that stay digital when ``layers`` (all, backbone, head) are analog."""
-    if layers not in ANALOG_LAYERS:
-        raise ValueError(f"analog layers must be one of {ANALOG_LAYERS}, got {layers!r}")
+    """Names of the ``nn.Linear`` layers that stay digital when ``layers`` (ANALOG_LAYER_SETS) are analog."""
+    if layers not in ANALOG_LAYER_SETS:
+        raise ValueError(f"analog layers must be one of {ANALOG_LAYER_SETS}, got {layers!r}")
     head = head_name(model)
     linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    return {"all": [], "backbone": [head], "head": [n for n in linear if n != head]}[layers]
+    return {ALL_LAYERS: [], BACKBONE_LAYERS: [head], HEAD_LAYERS: [n for n in linear if n != head]}[layers]
 
 
 def convert_pretrained(
@@ -252,14 +253,11 @@ def analog_record(analog: nn.Module, analog_cfg: AnalogConfig) -> dict[str, Any]
     }
 
 
-SIMULATORS = ("aihwkit", "fast")
-
-
 def check_simulator(analog_cfg: AnalogConfig, rpu_config: Any) -> None:
     """Fail before any work if ``analog_cfg.simulator`` is unknown or cannot simulate ``rpu_config``."""
     if analog_cfg.simulator not in SIMULATORS:
         raise AnalogConfigError(f"analog.simulator: unknown simulator {analog_cfg.simulator!r}; use one of {SIMULATORS}")
-    if analog_cfg.simulator == "fast":
+    if analog_cfg.simulator == FAST:
         from analog_tl.simulator import check_scope
 
         check_scope(rpu_config)
@@ -282,8 +280,8 @@ def trainable(
     simulator's copy of it (same devices and state, tiles keyed by the run's
     seed) and the simulator's ``AnalogSGD``.
     """
-    if analog_cfg.simulator == "aihwkit":
-        record = {"name": "aihwkit", "runtime_noise": "clock-seeded (aihwkit offers no seed): not bit-reproducible"}
+    if analog_cfg.simulator == AIHWKIT:
+        record = {"name": AIHWKIT, "runtime_noise": "clock-seeded (aihwkit offers no seed): not bit-reproducible"}
         return analog, functools.partial(analog_optimizer, config=train_cfg), record
     from analog_tl import simulator
 
@@ -365,10 +363,10 @@ def finetune_analog(
         saved = load_checked_model(init_path, init_record_path(init_path))["state_dict"]
         analog.load_state_dict(saved, load_rpu_config=False)
         extra["inputs"] = {"init_model_sha256": recorded_sha256(init_record_path(init_path))}
-    mode = mode or ("analog_scratch" if init_path is None else "analog_tl")
+    mode = mode or (ANALOG_SCRATCH if init_path is None else ANALOG_TL)
     settings = {"mode": mode, "task": task, "n_classes": len(data.classes), "transfer_noise": tau}
-    noise = f"/noise~{float(tau)!r}" if tau is not None else ""
-    label = f"{task}/{mode}{noise}/fast_lr~{rpu_config.device.fast_lr!r}/seed~{train_cfg.seed}"
+    noise = f"/noise~{fmt_float(tau)}" if tau is not None else ""
+    label = f"{task}/{mode}{noise}/fast_lr~{fmt_float(rpu_config.device.fast_lr)}/seed~{train_cfg.seed}"
     return _fit_analog(
         analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, extra, label, context
     )
@@ -403,20 +401,20 @@ def finetune_analog_sweep(
         pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed, head_noise
     )
     settings = {
-        "mode": "analog_tl",
+        "mode": ANALOG_TL,
         "task": task,
         "n_classes": len(data.classes),
         "transfer_noise": tau,
         "sweep": point.name,
         "sweep_value": point.percent,
-        "sps_reading": point.sps_reading if point.name == "sps" else None,
+        "sps_reading": point.sps_reading if point.name == SPS else None,
     }
     extra = {
         "sweep": point.describe(build_device(analog_cfg.device)),
         "transfer_noise_layers": noise.to_dict(orient="records"),
         "inputs": _pretrained_inputs(pretrained_dir),
     }
-    label = f"{task}/{point.axis}~{point.percent!r}/lr~{train_cfg.lr!r}/seed~{train_cfg.seed}"
+    label = f"{task}/{point.axis}~{fmt_float(point.percent)}/lr~{fmt_float(train_cfg.lr)}/seed~{train_cfg.seed}"
     return _fit_analog(
         analog, rpu_config, data, data_path, model_cfg, swept, train_cfg, out_dir, settings, extra, label, context
     )

@@ -18,11 +18,12 @@ from analog_tl.io import atomic_path, read_json, sha256_file, write_json
 from analog_tl.provenance import project_record
 from analog_tl.results.protocol import select_epoch
 from analog_tl.training.loop import EpochMetrics
+from analog_tl.vocabulary import FINAL_FILE, METRICS_FILE, MODEL_FILE, RECORD_FILE
 
 
 @dataclass(frozen=True)
 class RunPaths:
-    """Output files of one training run (all in one folder)."""
+    """Output files of one training run (all in one folder: analog_tl.vocabulary.RUN_FILES)."""
 
     metrics: Path
     final: Path
@@ -33,7 +34,7 @@ class RunPaths:
     def in_folder(cls, folder: str | Path) -> "RunPaths":
         """The standard file names inside ``folder``."""
         folder = Path(folder)
-        return cls(folder / "metrics.csv", folder / "final.json", folder / "model.pt", folder / "run.json")
+        return cls(folder / METRICS_FILE, folder / FINAL_FILE, folder / MODEL_FILE, folder / RECORD_FILE)
 
 
 def software_versions() -> dict[str, str]:

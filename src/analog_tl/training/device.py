@@ -21,11 +21,12 @@ from typing import Any
 import torch
 
 from analog_tl.errors import DeviceError
+from analog_tl.vocabulary import AIHWKIT, FAST, SIMULATORS
 
 log = logging.getLogger(__name__)
 
 DEVICE_SETTINGS = ("auto", "cpu", "cuda")
-TRAINS = ("digital", "aihwkit", "fast")  # a digital model, aihwkit's analog tiles, the fast simulator's tiles
+TRAINS = ("digital", *SIMULATORS)  # a digital model, aihwkit's analog tiles, the fast simulator's tiles
 CUDA_BUILD_HINT = (
     "build aihwkit with CUDA: use the project's container (containers/analog-tl.def), or build the source release "
     "with CMAKE_ARGS='-DUSE_CUDA=ON -DRPU_CUDA_ARCHITECTURES=80;90' pip install --no-build-isolation aihwkit-1.2.0.tar.gz, "
@@ -89,11 +90,11 @@ def _no_gpu_message(setting_name: str) -> str:
 
 def _gpu_blocker(trains: str, setting_name: str) -> str | None:
     """Why ``trains`` cannot use the GPU torch sees (None if it can)."""
-    if trains == "aihwkit" and not aihwkit_cuda_compiled():
+    if trains == AIHWKIT and not aihwkit_cuda_compiled():
         return (f"{setting_name} is 'cuda' but the installed aihwkit was built without CUDA, so its analog tiles "
                 f"would be simulated on the CPU; {CUDA_BUILD_HINT}; or use the fast simulator (analog.simulator: "
                 f"fast), which needs no aihwkit CUDA build; or set {setting_name}: auto to accept the CPU")
-    if trains == "fast" and not triton_installed():
+    if trains == FAST and not triton_installed():
         return (f"{setting_name} is 'cuda' but Triton, which runs the fast simulator's GPU kernels, is not installed "
                 f"(torch's CUDA wheels bring it); or set {setting_name}: auto to accept the CPU")
     return None
@@ -131,7 +132,7 @@ def select_device(setting: str, trains: str, setting_name: str = "compute.device
             "in Apptainer start the container with --nv (the profiles do), or set compute.device: cpu"
         )
     if gpu:
-        lacks = "aihwkit has no CUDA build" if trains == "aihwkit" else "Triton is not installed"
+        lacks = "aihwkit has no CUDA build" if trains == AIHWKIT else "Triton is not installed"
         log.warning("%s auto: torch sees a GPU but %s; %s training runs on the CPU", setting_name, lacks, trains)
     return torch.device("cpu")
 

@@ -19,6 +19,7 @@ from analog_tl.training.artifacts import RunPaths, write_run
 from analog_tl.training.device import devices_seen, float32_products, select_device
 from analog_tl.training.loop import OptimizerFactory, fit
 from analog_tl.training.resume import ResumeConfig, ResumeStore, fingerprint, state_folder
+from analog_tl.vocabulary import FAST
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def train_and_write(
         )
     with float32_products(context.tf32):
         history = fit(model, make_optimizer, data, train_cfg, device, label, store=store, execution=context.execution)
-    if trains == "fast":
+    if trains == FAST:
         from analog_tl.simulator.backend import describe
 
         record = {**record, "simulator": {**record.get("simulator", {}), **describe(device)}}
