@@ -1,6 +1,7 @@
 """Every documented Snakemake command line parses and plans: each one, as written, in a copy of the repository.
 
-The commands are collected from README.md (fenced code blocks, and inline
+The commands are collected from README.md and the documentation pages
+(``docs/*.md`` and ``docs/results/*.md``; fenced code blocks, and inline
 `code` spans that hold a shell command), from the full-line ``#`` comments of
 config/*.yaml and profiles/*/config.yaml, and from the Snakefile's docstring.
 A segment of a shell line counts when its first word is ``snakemake`` or
@@ -8,7 +9,7 @@ A segment of a shell line counts when its first word is ``snakemake`` or
 && .venv/bin/snakemake --cores 2`` tests only the Snakemake part). In comments
 and the docstring a command starts the comment or follows a colon
 (``Run from the repository root:  snakemake --cores 2``); trailing ``# ...``
-comments are dropped. A bare inline `snakemake` in README prose names the
+comments are dropped. A bare inline `snakemake` in prose names the
 tool, not a command line, and is not collected.
 
 Each command runs with the project's Snakemake (the ``snakemake`` next to
@@ -126,7 +127,7 @@ def commands_in(text: str, where: str, exported: dict[str, str] | None = None) -
     return found
 
 
-def readme_commands(path: Path) -> list[Found]:
+def markdown_commands(path: Path) -> list[Found]:
     name = path.relative_to(REPO).as_posix()
     found: list[Found] = []
     prose: list[str] = []  # the lines outside code blocks; code lines blanked so that numbers stay
@@ -185,8 +186,16 @@ def docstring_commands(path: Path) -> list[Found]:
     return comment_commands(path.relative_to(REPO).as_posix(), lines)
 
 
+def documentation_pages() -> list[Path]:
+    """README.md and the site's pages. Not the results folders' manifests (their commands ran in prepared
+    workflow folders) nor ``docs/results/history.md`` (commands of earlier commits, as they were)."""
+    docs = REPO / "docs"
+    pages = [*sorted(docs.glob("*.md")), *sorted((docs / "results").glob("*.md"))]
+    return [REPO / "README.md", *(page for page in pages if page.name != "history.md")]
+
+
 def documented_commands() -> list[Found]:
-    found = readme_commands(REPO / "README.md")
+    found = [command for page in documentation_pages() for command in markdown_commands(page)]
     for path in [*sorted((REPO / "config").glob("*.yaml")), *sorted((REPO / "profiles").glob("*/config.yaml"))]:
         found += yaml_comment_commands(path)
     return found + docstring_commands(REPO / "workflow" / "Snakefile")
@@ -351,12 +360,13 @@ def test_documented_command_runs_as_a_dry_run(key, copy_env):
 
 
 def test_the_collector_finds_every_documented_command():
-    """Counted by hand: README 13 (9 in code blocks, 4 inline), config 3, profiles 2, Snakefile 2."""
+    """Counted by hand: README and docs pages 13 (9 in code blocks, 4 inline), config 3, profiles 2, Snakefile 2."""
     found = documented_commands()
     per_file: dict[str, int] = {}
     for command in found:
         per_file[command.where.split(":")[0]] = per_file.get(command.where.split(":")[0], 0) + 1
-    assert per_file.get("README.md", 0) >= 13, per_file
+    pages = sum(count for name, count in per_file.items() if name == "README.md" or name.startswith("docs/"))
+    assert per_file.get("README.md", 0) >= 1 and pages >= 13, per_file
     assert per_file.get("config/real-small.yaml", 0) >= 2 and per_file.get("config/paper.yaml", 0) >= 1, per_file
     assert per_file.get("profiles/slurm/config.yaml", 0) >= 1, per_file
     assert per_file.get("profiles/local-gpu/config.yaml", 0) >= 1, per_file
@@ -365,11 +375,12 @@ def test_the_collector_finds_every_documented_command():
     assert all(command.argv[0] == "snakemake" and "#" not in " ".join(command.argv) for command in found)
 
 
-def test_the_real_data_figures_command_is_collected_from_readme_and_its_config():
+def test_the_real_data_figures_command_is_collected_from_the_docs_and_its_config():
     figures = [
         places for (argv, _), places in COMMANDS.items()
         if {"plot_fig2", "plot_fig3", "headline_tables"} <= set(argv)
         and option_value(argv, "--configfile") == "config/real-small.yaml"
     ]
     assert len(figures) == 1, COMMANDS
-    assert {place.split(":")[0] for place in figures[0]} >= {"README.md", "config/real-small.yaml"}, figures
+    files = {place.split(":")[0] for place in figures[0]}
+    assert "config/real-small.yaml" in files and any(name.startswith("docs/") for name in files), figures

@@ -1,12 +1,12 @@
-"""The README's numbers are checkable: committed result tables with a manifest each, and the README agrees with them.
+"""The documentation's numbers are checkable: committed result tables with a manifest each, and the pages agree.
 
 Every ``docs/results/<run>/`` folder holds the small tables of one run the
-README quotes and a ``README.md`` manifest (commit, config and its SHA-256,
-command, machine, date). These tests check the manifests against the git
-history and the folder's files, every ``docs/results`` path the top-level
-README names, and the README's demo, sweep, HfO2 and benchmark tables cell by
-cell against the committed CSVs, so a README number that drifts from its
-table fails here. Fast: no training, only file reads and ``git``.
+documentation quotes and a ``README.md`` manifest (commit, config and its
+SHA-256, command, machine, date). These tests check the manifests against the
+git history and the folder's files, every ``docs/results`` path that README.md
+and the site's pages name, and the pages' demo, sweep, HfO2, benchmark and
+claims tables cell by cell against the committed CSVs, so a number that drifts
+from its table fails here. Fast: no training, only file reads and ``git``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results"
 README = REPO / "README.md"
+# README.md and the site's pages; not the manifests, nor history.md, which quotes paths of earlier commits as they were
+PAGES = [README, *sorted((REPO / "docs").glob("*.md")), *sorted(p for p in RESULTS.glob("*.md") if p.name != "history.md")]
 FOLDERS = sorted(p for p in RESULTS.iterdir() if p.is_dir())
 
 
@@ -100,22 +102,23 @@ def test_manifest_commits_and_config_hashes_are_in_the_history(folder):
         assert hashlib.sha256(shown.stdout).hexdigest() == digest, f"{folder.name}: SHA-256 of {path} at {commit}"
 
 
-def test_readme_paths_under_docs_results_exist_and_every_run_is_pointed_at():
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(REPO).as_posix() for p in PAGES])
+def test_paths_under_docs_results_exist(page):
+    for path in sorted({p.rstrip(".,;:)") for p in re.findall(r"docs/results(?:/[\w.-]+)*/?", page.read_text())}):
+        assert (REPO / path).exists(), f"{page.relative_to(REPO)} names {path}, which does not exist"
+
+
+def test_readme_points_at_every_results_folder():
     text = README.read_text()
-    paths = {p.rstrip(".,;:)") for p in re.findall(r"docs/results(?:/[\w.-]+)*/?", text)}
-    assert paths, "README.md names no docs/results path"
-    for path in sorted(paths):
-        assert (REPO / path).exists(), f"README.md names {path}, which does not exist"
     for folder in FOLDERS:
         assert f"docs/results/{folder.name}/" in text, f"README.md never points at docs/results/{folder.name}/"
 
 
-def _section(heading: str) -> str:
-    """Text of the README section ``heading`` (a whole heading line) up to the next heading of its level or above."""
-    text = README.read_text()
-    match = re.search(rf"^{re.escape(heading)}\n(.*?)(?=^#{{1,{heading.index(' ')}}} |\Z)", text, re.S | re.M)
-    assert match, f"README.md has no section {heading!r}"
-    return match.group(1)
+def _page(name: str) -> str:
+    """The text of the documentation page ``docs/<name>``."""
+    path = REPO / "docs" / name
+    assert path.is_file(), f"no documentation page docs/{name}"
+    return path.read_text()
 
 
 def _table(section: str, first_header: str) -> list[dict[str, str]]:
@@ -140,7 +143,7 @@ def _shown(cell: str, value: float) -> bool:
 
 def _check(mismatches: list[str], where: str, cell: str, value: float) -> None:
     if not _shown(cell, value):
-        mismatches.append(f"{where}: README {cell!r}, table {value!r}")
+        mismatches.append(f"{where}: page {cell!r}, table {value!r}")
 
 
 MODES = {  # the demo table's mode labels
@@ -157,7 +160,7 @@ def test_demo_table_equals_runs_csv():
     runs = {}
     for r in _csv("default/runs.csv"):
         runs[(r["task"], r["mode"], float(r["transfer_noise"]) if r["transfer_noise"] else None)] = r
-    table = _table(_section("## Demo results"), "mode")
+    table = _table(_page("results/demo.md"), "mode")
     assert len(table) == len(runs) // 2, "the demo table should have one row per (mode, tau)"
     mismatches: list[str] = []
     for row in table:
@@ -177,7 +180,7 @@ def test_demo_table_equals_runs_csv():
 
 def test_demo_sweep_table_equals_sweep_summaries():
     """Every cell of the demo's sweep table, for the tasks the demo sweeps (its columns), from the sweep summaries."""
-    table = _table(_section("## Demo results"), "sweep axis")
+    table = _table(_page("results/demo.md"), "sweep axis")
     assert table
     tasks = [column for column in table[0] if column in ("2class", "5class")]
     lr_column = f"selected lr ({', '.join(tasks)})" if len(tasks) > 1 else "selected lr"
@@ -201,7 +204,7 @@ def test_demo_sweep_table_equals_sweep_summaries():
 
 def test_hfo2_table_equals_fast_lr_tables():
     """Both rows of the HfO2 comparison: the analog TL fast_lr candidates selected on validation."""
-    table = {row["device"].split("`")[1]: row for row in _table(_section("## Demo results"), "device")}
+    table = {row["device"].split("`")[1]: row for row in _table(_page("results/demo.md"), "device")}
     mismatches: list[str] = []
     sources = {"SoftBoundsReferenceDevice": "hfo2/nominal_fast_lr.csv", "ReRamArrayHfO2PresetDevice": "hfo2/fast_lr.csv"}
     for device, path in sources.items():
@@ -217,7 +220,7 @@ def test_hfo2_table_equals_fast_lr_tables():
 
 def test_simulator_speed_table_equals_benchmark_csv():
     rows = {(r["model"], r["batch"], r["simulator"]): r for r in _csv("benchmark/simulator.csv")}
-    table = _table(_section("### The fast simulator (`analog.simulator: fast`)"), "model")
+    table = _table(_page("results/benchmarks.md"), "model")
     simulators = ("digital", "aihwkit", "reference", "fast")
     assert len(table) == len(rows) // len(simulators)
     mismatches: list[str] = []
@@ -249,7 +252,7 @@ def test_real_transfer_noise_table_equals_runs_csv():
         if r["mode"] == "analog_tl":
             key = (r["task"], float(r["transfer_noise"]))
             errors.setdefault(key, {})[int(r["seed"])] = 100 * float(r["test_error_at_best_val"])
-    table = _table(_section("## What reproduces"), "transfer noise tau")
+    table = _table(_page("results/index.md"), "transfer noise tau")
     assert sorted((task, float(row["transfer noise tau"])) for row in table for task in ("2class", "5class")) == sorted(errors)
     mismatches: list[str] = []
     for row in table:
@@ -285,7 +288,7 @@ def _check_claims_table(first_header: str, verdicts_csv: str, claims_csv: str, s
     """Mismatches between a "What reproduces" claims table and the verdicts and claims tables it quotes."""
     verdicts = {(r["text"], r["task"]): r for r in _csv(verdicts_csv)}
     notes = {(r["claim"], r["task"], r["metric"]): r for r in _csv(claims_csv)}
-    table = [row for row in _table(_section("## What reproduces"), first_header) if row["task"] != skip_task]
+    table = [row for row in _table(_page("results/index.md"), first_header) if row["task"] != skip_task]
     mismatches: list[str] = []
     for row in table:
         where = f"{row[first_header]} ({row['task']})"
@@ -321,7 +324,7 @@ def test_what_reproduces_sweep_claims_are_the_committed_part_verdicts():
 def test_what_reproduces_claims_table_is_the_committed_verdicts():
     """Every cell of "What reproduces"' claims table from docs/results/real-small/protocol/ (verdicts, claims)."""
     verdicts = _csv("real-small/protocol/verdicts.csv")
-    scored = [row for row in _table(_section("## What reproduces"), "claim of the paper") if row["task"] != "both"]
+    scored = [row for row in _table(_page("results/index.md"), "claim of the paper") if row["task"] != "both"]
     assert len(scored) == len(verdicts), "the table and verdicts.csv list different claims"
     mismatches = _check_claims_table("claim of the paper", "real-small/protocol/verdicts.csv",
                                      "real-small/protocol/claims.csv")

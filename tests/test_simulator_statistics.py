@@ -2,7 +2,7 @@
 
 aihwkit's runtime random streams are seeded from the clock and the
 simulator's are Philox streams keyed by ``SimTile.key``, so the two can only
-be compared statistically (cttv2-engine note, sections 4, 5 and 10).
+be compared statistically (docs/simulator.md, "Validation against aihwkit").
 
 Protocols
 ---------

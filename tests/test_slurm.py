@@ -157,7 +157,7 @@ def test_digital_results_equal_a_local_run(slurm_run, local_run):
         assert final_without_time(ours) == final_without_time(theirs), run
         pd.testing.assert_frame_equal(metrics_without_time(ours), metrics_without_time(theirs))
     analog = final_without_time(workdir / "results" / ANALOG_RUN)
-    assert 0 <= analog["test_error_at_best_val"] <= 1  # analog updates are not bit-reproducible (README)
+    assert 0 <= analog["test_error_at_best_val"] <= 1  # analog updates are not bit-reproducible (docs/reproducibility.md)
     assert analog.keys() == final_without_time(local_run / "results" / ANALOG_RUN).keys()
 
 

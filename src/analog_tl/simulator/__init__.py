@@ -15,7 +15,7 @@ crosspoints and sequential over vectors per crosspoint; both are exact (a
 row's, or a crosspoint's, state depends only on the shared pulse lines and
 the per-vector schedule) and give the same float32 results from the same
 random numbers. The CPU kernel has a scalar reference and an AVX2 path with
-the same results bit for bit (README, "Two CPU update paths, one result").
+the same results bit for bit (docs/simulator.md, "CPU kernels").
 
 Layout: :mod:`.settings` (what is simulated, scope check), :mod:`.tile`
 (tile state and operations), :mod:`.io_model` (forward/backward IO),

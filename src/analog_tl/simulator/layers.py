@@ -62,7 +62,7 @@ class AnalogLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, tiles={len(self.tiles)}"
 
     def tile_grid(self) -> list[list[SimTile]]:
-        """Tiles as [input split][output split]."""
+        """Tiles as a grid: ``grid[input split][output split]``."""
         n_out = len(self.out_sizes)
         return [list(self.tiles[k * n_out:(k + 1) * n_out]) for k in range(len(self.in_sizes))]
 

@@ -1,5 +1,5 @@
 // The c-TTv2 update of one analog tile, as aihwkit 1.2.0's CPU simulator computes it,
-// parallel over rows and sequential over vectors per row (cttv2-engine note, section 9.2).
+// parallel over rows and sequential over vectors per row (docs/simulator.md, "What one step computes").
 //
 // Every random number is a pure function of (tile key, call counter, stream, vector,
 // element, slot) through Philox4x32-10, so results do not depend on the thread count.
