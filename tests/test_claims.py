@@ -149,3 +149,31 @@ def test_score_claims_chooses_the_learning_rate_of_a_part_and_refuses_an_incompl
     assert "dtod" in set(pd.read_csv(tmp_path / "out" / "verdicts.csv")["claim"])
     refused = subprocess.run([*args, "--lrs", "0.01", "0.05", "0.1"], capture_output=True, text=True)
     assert refused.returncode == 2 and "has no run at learning rate(s) [0.1]" in refused.stderr
+
+
+def test_score_claims_stacks_the_parts_of_a_sweep_and_refuses_parts_that_disagree(tmp_path):
+    """An axis run in two parts (one run in both) scores as the whole table; a run whose numbers differ is refused."""
+    import subprocess
+    import sys
+
+    table = pd.read_csv(ROOT / "docs" / "results" / "default" / "sweeps" / "dtod_runs.csv").drop(columns="selected")
+    table = table.assign(test_error_selected=table["test_error_at_best_val"], test_error_last=table["final_test_error"],
+                         test_error_last10=table["final_test_error"])
+    whole, first, second = (tmp_path / name for name in ("whole", "first", "second"))
+    for folder, rows in ((whole, table), (first, table.iloc[: len(table) // 2 + 1]), (second, table.iloc[len(table) // 2:])):
+        folder.mkdir()
+        rows.to_csv(folder / "dtod_runs.csv", index=False)
+    real = ROOT / "docs" / "results" / "real-small"
+
+    def score(out: str, *folders: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "score_claims.py"), "--runs", str(real / "runs.csv"),
+                               "--epochs", str(real / "epochs.csv"), "--sweeps", *map(str, folders), "--lrs", "0.01",
+                               "0.05", "--out", str(tmp_path / out)], capture_output=True, text=True)
+
+    assert score("one", whole).returncode == 0 and score("two", first, second).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "one" / "claims.csv"), pd.read_csv(tmp_path / "two" / "claims.csv"))
+    changed = table.iloc[len(table) // 2:].copy()
+    changed.iloc[0, changed.columns.get_loc("test_error_last")] += 0.01
+    changed.to_csv(second / "dtod_runs.csv", index=False)
+    refused = score("bad", first, second)
+    assert refused.returncode == 2 and "differs between parts" in refused.stderr and "test_error_last" in refused.stderr
