@@ -21,10 +21,11 @@ scripts/, src/, envs/ and containers/ (no results/), with ``-n`` appended:
   locally must give ``--cores``/``--jobs`` itself or through its profile (a
   dry run sets cores=1 when none is given and so hides Snakemake's "cores have
   to be specified" error; checked here from the arguments and the profile);
-- data: the folder archives of config/real-small.yaml (``data/...``,
-  checked for existence while the DAG is built) are empty stand-in files at
-  the same paths relative to the copy's root; a dry run never reads them.
-  config/paper.yaml's torchvision source needs nothing at DAG time;
+- data: the folder archives of the offline overlay config/cifar-folders.yaml
+  (``data/...``, checked for existence while the DAG is built) are empty
+  stand-in files at the same paths relative to the copy's root; a dry run
+  never reads them. The torchvision source of config/real-small.yaml and
+  config/paper.yaml needs nothing at DAG time;
 - ``--sdm apptainer`` (both profiles) needs ``apptainer --version`` while the
   DAG is built: tests/doubles/apptainer (the TEST DOUBLE of the other
   container tests) is first on PATH, and must not be asked to start any job;

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
-DOUBLE = REPO / "tests" / "doubles" / "torchvision_download"
+from workflow_helpers import DOUBLES, REPO, TINY
+
+DOUBLE = DOUBLES / "torchvision_download"
 TARGETS = ["results/data/pretrain.npz", "results/data/tasks/2class.npz", "results/data/tasks/pretrain.npz"]
 
 pytestmark = pytest.mark.slow
@@ -88,3 +88,30 @@ def test_without_download_permission_missing_data_stops_at_the_download_rule_wit
     assert re.search(r"ERROR analog_tl: DataSourceError: CIFAR10 at empty-root: .*\(data.download is false\)", log), log
     assert "Traceback" not in log
     assert not (workdir / "results" / "data" / "downloads" / "cifar10.json").exists()
+
+
+def test_the_real_cifar_config_downloads_by_default_and_reads_folders_with_its_offline_overlay(tmp_path):
+    """config/real-small.yaml as shipped (torchvision, download on), offline through the stand-in fetch; with
+    config/cifar-folders.yaml after it, the same targets need the local archives and no download."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(DOUBLE), os.environ.get("PYTHONPATH", "")]),
+           "ANALOG_TL_DOWNLOAD_LOG": str(workdir / "downloads.log")}
+    base = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
+            "--directory", str(workdir), "--cores", "2", "--configfile", str(REPO / "config" / "real-small.yaml")]
+    targets = ["results/data/pretrain.npz", "results/data/tasks/2class.npz", "results/data/tasks/5class.npz"]
+    done = subprocess.run([*base, "--", *targets], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    root = (workdir / "resources" / "torchvision").resolve()
+    assert sorted((workdir / "downloads.log").read_text().splitlines()) == [f"CIFAR10 {root}", f"CIFAR100 {root}"]
+    task = json.loads((workdir / "results" / "data" / "tasks" / "5class.npz.json").read_text())
+    assert task["classes"] == ["apple", "aquarium_fish", "baby", "bear", "beaver"]
+
+    offline = [*base, str(REPO / "config" / "cifar-folders.yaml"), "--dry-run", "--forceall", "--", *targets]
+    missing = subprocess.run(offline, capture_output=True, text=True, timeout=600, env=env)
+    assert missing.returncode != 0 and "data/cifar10-images.tar.gz does not exist" in missing.stderr, missing.stderr
+    (workdir / "data").mkdir()
+    for name in ("cifar10-images.tar.gz", "cifar100-images.tar.gz"):  # a dry run needs only their names
+        (workdir / "data" / name).write_bytes(b"")
+    planned = _planned(subprocess.run(offline, capture_output=True, text=True, timeout=600, env=env))
+    assert planned == {"prepare_pretrain_data": 1, "prepare_task_data": 2}  # no download job
