@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from analog_tl.data.prepared import LabelledImages, PreparedData
+from workflow_helpers import TINY, snakemake, write_config
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +46,18 @@ def stripes_data(n_per_class: int, seed: int) -> PreparedData:
 @pytest.fixture
 def stripes() -> PreparedData:
     return stripes_data(24, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> dict:
+    """The tiny workflow config (tests/data/tiny.yaml): the whole DAG in minutes; a copy each test may change."""
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """A workflow folder where the whole DAG ran once on the tiny config (read-only: copy it to change it)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, TINY)
+    snakemake(workdir, "--cores", "2")
+    return workdir

@@ -17,21 +17,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from test_workflow import SNAKEMAKE, TINY
+from workflow_helpers import QUICK, SNAKEMAKE, TINY, TRACEBACK
 
 pytestmark = pytest.mark.slow
-
-TRACEBACK = "Traceback (most recent call last)"
-# A quick variant of the tiny config for the job-level mistakes (pre-training in seconds).
-QUICK = {
-    **TINY,
-    "data": {**TINY["data"], "synthetic": {**TINY["data"]["synthetic"], "source_train_per_class": 10}},
-    "pretrain": {**TINY["pretrain"], "epochs": 1},
-    "finetune": {**TINY["finetune"], "epochs": 1},
-    "analog": {**TINY["analog"], "fast_lrs": [0.1], "frozen_digital_ablation": False},  # one candidate: fixed paths
-    "compare": {},  # no comparison runs
-}
-
 
 def run(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
     (workdir / "config").mkdir(parents=True, exist_ok=True)

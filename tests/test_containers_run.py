@@ -15,15 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from test_bad_input import QUICK
-from test_workflow import REPO, SNAKEMAKE, TINY
+from workflow_helpers import (
+    DOUBLES, IMAGE, QUICK, REPO, SNAKEMAKE, TINY, double_env, prepare_workdir, recorded_calls, script_of,
+)
 
 pytestmark = pytest.mark.slow
 
-DOUBLES = REPO / "tests" / "doubles"
-IMAGE = "images/analog-tl_test.sif"
 SMALL_DAG = {  # every rule once or twice: one task, one noise level, one value and lr per sweep
     **QUICK,
     "container": IMAGE,
@@ -35,27 +33,6 @@ SMALL_DAG = {  # every rule once or twice: one task, one noise level, one value 
 }
 
 
-def prepare_workdir(workdir: Path, config: dict) -> None:
-    """``config/config.yaml`` and the stand-in image file that ``IMAGE`` names."""
-    (workdir / "config").mkdir(parents=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    (workdir / "images").mkdir()
-    (workdir / "images" / "analog-tl_test.sif").write_bytes(b"stand-in image file")
-
-
-def double_env(log: Path, base: dict[str, str]) -> dict[str, str]:
-    """``base`` with the apptainer double first on PATH, recording to ``log``, and no GPU assigned."""
-    env = {**base, "PATH": f"{DOUBLES}{os.pathsep}{Path(SNAKEMAKE[0]).parent}{os.pathsep}{base['PATH']}",
-           "APPTAINER_DOUBLE_LOG": str(log)}
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    return env
-
-
-def recorded_calls(log: Path) -> list[dict]:
-    """The double's records, one per job it started."""
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-
 def run_with_double(
     workdir: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess, list[dict]]:
@@ -63,11 +40,6 @@ def run_with_double(
     result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=double_env(log, env or dict(os.environ)),
                             capture_output=True, text=True, timeout=600)
     return result, recorded_calls(log)
-
-
-def script_of(call: dict) -> str:
-    """The step script a job ran (Snakemake runs .snakemake/scripts/tmpXXXX.<script>.py)."""
-    return next(part for part in " ".join(call["command"]).split() if part.endswith(".py")).split(".")[-2]
 
 
 @pytest.fixture(scope="module")

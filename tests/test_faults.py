@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 import torch
 import yaml
 
-from test_workflow import REPO, SNAKEMAKE, TINY
+from workflow_helpers import REPO, SNAKEMAKE, TINY, final_without_time, metrics_without_time
 
 pytestmark = pytest.mark.slow
 
@@ -63,16 +62,6 @@ def assert_no_partial_results(results: Path) -> None:
             json.loads(path.read_text())
         elif path.suffix == ".pt":
             torch.load(path, map_location="cpu", weights_only=False)
-
-
-def metrics_without_time(run: Path) -> pd.DataFrame:
-    return pd.read_csv(run / "metrics.csv").drop(columns="seconds")
-
-
-def final_without_time(run: Path) -> dict:
-    final = json.loads((run / "final.json").read_text())
-    final.pop("train_seconds")
-    return final
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -20,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from analog_tl.gpu_slots import GROUP, SLOTS_ENV
-from test_bad_input import QUICK, TRACEBACK
-from test_containers_run import IMAGE, double_env, prepare_workdir, recorded_calls, script_of
-from test_workflow import REPO, SNAKEMAKE
+from workflow_helpers import (
+    IMAGE, QUICK, REPO, SLOT_LINE, SNAKEMAKE, TRACEBACK, double_env, prepare_workdir, recorded_calls, script_of,
+    slot_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,6 @@ SHARED = {  # four digital runs that are ready at the same moment (task data and
     "threads": 1,
 }
 RUNS = [f"results/runs/2class/digital_scratch/seed~{seed}" for seed in SEEDS]
-SLOT_LINE = re.compile(r"GPU slot: GPU (\S+) \(slot (\d+) of (\d+);")
 
 
 def run_on_two_gpus(workdir: Path, runs: list[str]) -> tuple[subprocess.CompletedProcess, list[dict]]:
@@ -46,12 +45,6 @@ def run_on_two_gpus(workdir: Path, runs: list[str]) -> tuple[subprocess.Complete
     command = [*SNAKEMAKE, "--directory", str(workdir), *(f"{run}/final.json" for run in runs),
                "--profile", str(REPO / "profiles" / "local-gpu"), "--cores", "4", "--resources", "gpu_jobs=4"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600), recorded_calls(log)
-
-
-def slot_of(log: Path) -> tuple[str, int, int]:
-    """(GPU, slot number, jobs per GPU) from a job's log."""
-    gpu, slot, per_gpu = SLOT_LINE.search(log.read_text()).groups()
-    return gpu, int(slot), int(per_gpu)
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,25 @@ def test_no_two_packages_import_each_other():
 
 def test_the_check_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _test_module_imports(path: Path) -> set[str]:
+    """The top-level module names that the test file ``path`` imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_no_test_module_imports_another(tmp_path):
+    """Shared test code lives in conftest.py fixtures and tests/workflow_helpers.py, never in a test module."""
+    tests = Path(__file__).resolve().parent
+    offenders = {p.name: sorted(m for m in _test_module_imports(p) if m.startswith("test_"))
+                 for p in sorted(tests.glob("*.py"))}
+    assert {name: found for name, found in offenders.items() if found} == {}
+    planted = tmp_path / "test_planted.py"
+    planted.write_text("from test_workflow import TINY\n")
+    assert _test_module_imports(planted) == {"test_workflow"}

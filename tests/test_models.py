@@ -49,9 +49,17 @@ def test_unknown_preset_names_the_available_ones():
         build_model(ModelConfig(preset="huge"), 2, seed=0)
 
 
-def test_same_seed_same_initial_weights():
-    a, b = (build_model(ModelConfig(preset="tiny"), 2, seed=3) for _ in range(2))
+def test_same_seed_same_initial_weights_and_another_seed_other_weights():
+    """The seed alone decides the initial weights: equal for one seed, different in every random tensor for another
+    (a model that ignored its seed, or drew only some tensors from it, fails)."""
+    torch.manual_seed(123)  # the global generator must not matter
+    a = build_model(ModelConfig(preset="tiny"), 2, seed=3)
+    torch.manual_seed(456)
+    b, c = build_model(ModelConfig(preset="tiny"), 2, seed=3), build_model(ModelConfig(preset="tiny"), 2, seed=4)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    random = [key for key, value in a.state_dict().items() if value.float().std() > 0 and value.dtype.is_floating_point]
+    assert random, "no randomly initialised tensor"
+    assert [key for key in random if torch.equal(a.state_dict()[key], c.state_dict()[key])] == []
 
 
 def test_shifted_windows_do_not_mix_wrapped_tokens():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -52,6 +54,36 @@ def test_gpu_jobs_declare_the_gpu_job_resources_and_training_runs_may_share_a_gp
     assert not any("gpu=" in body for body in bodies.values())  # the GPU request comes from GPU_JOB only
     grouped = {name for name, body in bodies.items() if "group: gpu_share_group" in body}
     assert grouped == gpu_rules - {"preflight", "pretrain"}
+
+
+def _planned_resources(tmp_path: Path) -> dict[str, set[str]]:
+    """``{rule: resources}`` of every job a dry run of the tiny config plans (as Snakemake resolved them)."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--dry-run",
+               "--cores", "2", "--directory", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned: dict[str, set[str]] = {}
+    rule = None
+    for line in result.stdout.splitlines():
+        if match := re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):", line):
+            rule = match.group(1)
+        elif rule and line.strip().startswith("resources:"):
+            planned.setdefault(rule, set()).update(r.strip() for r in line.split(":", 1)[1].split(","))
+    return planned
+
+
+def test_the_planned_jobs_that_train_take_one_gpu_slot_and_no_other_job_does(tmp_path):
+    """What Snakemake resolved for each planned job, whatever the rule's spelling: a GPU and a slot for the training
+    jobs and the preflight, neither for data, selection, tables and figures."""
+    planned = _planned_resources(tmp_path)
+    gpu_rules = {"preflight", "pretrain", "finetune_digital_tl", "train_digital_scratch", "finetune_analog_tl",
+                 "train_analog_scratch"}  # the sweep and comparison jobs are planned after checkpoints (text check)
+    assert gpu_rules <= set(planned) and {"prepare_task_data", "convert_analog", "plot_fig2"} <= set(planned)
+    for rule, resources in planned.items():
+        gpu = {r for r in resources if r.startswith("gpu")}
+        assert gpu == ({"gpu=1", "gpu_jobs=1"} if rule in gpu_rules else set()), (rule, resources)
 
 
 def test_local_gpu_profile_runs_one_gpu_job_at_a_time():

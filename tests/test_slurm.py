@@ -25,11 +25,10 @@ import yaml
 
 from analog_tl.gpu_slots import GROUP
 from slurm_cluster import PARTITION, LocalSlurm, foreign_configuration, install_packages
-from test_bad_input import QUICK
-from test_containers_run import IMAGE, double_env, prepare_workdir, recorded_calls, script_of
-from test_faults import final_without_time, metrics_without_time
-from test_gpu_slots_run import slot_of
-from test_workflow import REPO, SNAKEMAKE
+from workflow_helpers import (
+    IMAGE, QUICK, REPO, SNAKEMAKE, double_env, final_without_time, metrics_without_time, prepare_workdir,
+    recorded_calls, script_of, slot_of,
+)
 
 pytestmark = [
     pytest.mark.slow,

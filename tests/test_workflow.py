@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -13,46 +14,11 @@ import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-TINY = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+from workflow_helpers import REPO, SNAKEMAKE, TINY, planned_jobs, snakemake, write_config
+
 TINY_SIMULATORS = ("aihwkit", "fast")  # analog.simulator fast; compare.simulator auto (common.smk analog_simulators)
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE)]
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake in ``workdir`` (which holds config/config.yaml)."""
-    result = subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=1800
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config").mkdir(parents=True, exist_ok=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-
-
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Jobs a dry run would execute, by rule (empty when nothing is to do)."""
-    out = snakemake(workdir, "--dry-run", "--cores", "2").stdout
-    if "Nothing to be done" in out:
-        return {}
-    stats = out.split("Job stats:", 1)[1].split("total", 1)[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    """The whole DAG run once on the tiny config."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, TINY)
-    snakemake(workdir, "--cores", "2")
-    return workdir
 
 
 FIGURES = (
@@ -204,9 +170,9 @@ def copy_of_run(finished_run, tmp_path) -> Path:
         ("data", "finetune_path", "elsewhere/cifar100"),
     ],
 )
-def test_execution_and_data_location_settings_plan_no_job(copy_of_run, section, key, value):
+def test_execution_and_data_location_settings_plan_no_job(copy_of_run, section, key, value, tiny_config):
     """How a run evaluates and logs, where the data lives and whether it may be downloaded: none is a rule param."""
-    config = json.loads(json.dumps(TINY))
+    config = copy.deepcopy(tiny_config)
     assert config[section].get(key) != value
     config[section][key] = value
     write_config(copy_of_run, config)
@@ -242,8 +208,8 @@ def test_a_missing_preflight_report_reruns_only_the_preflight(copy_of_run):
     assert {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+$", stats, re.MULTILINE)} == {"preflight", "all"}
 
 
-def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
-    config = json.loads(json.dumps(TINY))
+def test_adding_a_noise_level_plans_only_that_level(copy_of_run, tiny_config):
+    config = copy.deepcopy(tiny_config)
     config["analog"]["transfer_noise"] = [0.0, 0.1, 0.2, 0.05]
     write_config(copy_of_run, config)
     assert planned_jobs(copy_of_run) == {
@@ -259,9 +225,9 @@ def test_adding_a_noise_level_plans_only_that_level(copy_of_run):
     }
 
 
-def test_adding_a_task_remakes_every_table_with_it(copy_of_run):
+def test_adding_a_task_remakes_every_table_with_it(copy_of_run, tiny_config):
     """The new task's fast_lr checkpoint has not run: only the plan files make the finished tables outdated."""
-    config = json.loads(json.dumps(TINY))
+    config = copy.deepcopy(tiny_config)
     config["tasks"]["pair"] = ["frame+stripes", "plus+triangle"]
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
@@ -274,9 +240,9 @@ def test_adding_a_task_remakes_every_table_with_it(copy_of_run):
     assert jobs["finetune_digital_tl"] == jobs["train_digital_scratch"] == 1
 
 
-def test_sweeps_and_comparison_run_only_on_their_tasks(copy_of_run):
+def test_sweeps_and_comparison_run_only_on_their_tasks(copy_of_run, tiny_config):
     """sweeps.tasks / compare.tasks: a new task gets the main grid only; narrowing the lists retrains nothing."""
-    config = json.loads(json.dumps(TINY))
+    config = copy.deepcopy(tiny_config)
     config["tasks"]["pair"] = ["frame+stripes", "plus+triangle"]
     config["sweeps"]["tasks"] = config["compare"]["tasks"] = list(TINY["tasks"])
     write_config(copy_of_run, config)
@@ -284,7 +250,7 @@ def test_sweeps_and_comparison_run_only_on_their_tasks(copy_of_run):
     assert jobs["write_run_plan"] == 1 and jobs["finetune_digital_tl"] == 1, jobs  # the main grid's tables only
     assert not {"finetune_analog_sweep", "aggregate_sweep", "finetune_compare", "aggregate_compare"} & set(jobs), jobs
 
-    config = json.loads(json.dumps(TINY))
+    config = copy.deepcopy(tiny_config)
     config["sweeps"]["tasks"] = config["compare"]["tasks"] = [next(iter(TINY["tasks"]))]
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
@@ -292,16 +258,16 @@ def test_sweeps_and_comparison_run_only_on_their_tasks(copy_of_run):
     assert not {"finetune_analog_sweep", "finetune_compare", "finetune_analog_tl"} & set(jobs), jobs
 
 
-def test_adding_a_seed_remakes_the_tables_with_it(copy_of_run):
-    config = json.loads(json.dumps(TINY))
+def test_adding_a_seed_remakes_the_tables_with_it(copy_of_run, tiny_config):
+    config = copy.deepcopy(tiny_config)
     config["finetune"]["seeds"] = [0, 1]
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
     assert jobs["write_run_plan"] == 7 and jobs["aggregate_tables"] == 1 and jobs["finetune_digital_tl"] == 2, jobs
 
 
-def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
-    config = json.loads(json.dumps(TINY))
+def test_adding_a_sweep_value_plans_only_that_point(copy_of_run, tiny_config):
+    config = copy.deepcopy(tiny_config)
     config["sweeps"]["sps"] = [0, 20, 10]
     write_config(copy_of_run, config)
     assert planned_jobs(copy_of_run) == {
@@ -314,9 +280,9 @@ def test_adding_a_sweep_value_plans_only_that_point(copy_of_run):
     }
 
 
-def test_switching_the_simulator_reruns_only_analog_training_and_aihwkit_trains(copy_of_run):
+def test_switching_the_simulator_reruns_only_analog_training_and_aihwkit_trains(copy_of_run, tiny_config):
     """The simulator is a training setting: data, pre-training, conversion and digital runs stay."""
-    config = json.loads(json.dumps(TINY))
+    config = copy.deepcopy(tiny_config)
     assert config["analog"]["simulator"] == "fast"
     config["analog"]["simulator"] = "aihwkit"
     write_config(copy_of_run, config)
@@ -331,8 +297,8 @@ def test_switching_the_simulator_reruns_only_analog_training_and_aihwkit_trains(
     assert record["simulator"]["name"] == "aihwkit" and record["settings"]["simulator"] == "aihwkit"
 
 
-def test_adding_an_sps_reading_runs_only_that_reading(copy_of_run):
-    config = json.loads(json.dumps(TINY))
+def test_adding_an_sps_reading_runs_only_that_reading(copy_of_run, tiny_config):
+    config = copy.deepcopy(tiny_config)
     config["sweeps"]["sps_readings"] = ["range_skew", "reference_shift", "asymmetric_range"]
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
@@ -340,8 +306,8 @@ def test_adding_an_sps_reading_runs_only_that_reading(copy_of_run):
     assert jobs["aggregate_sweep"] == 1 and "plot_fig5" not in jobs and "finetune_analog_tl" not in jobs
 
 
-def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_run):
-    config = json.loads(json.dumps(TINY))
+def test_changing_the_analog_learning_rate_reruns_only_analog_training(copy_of_run, tiny_config):
+    config = copy.deepcopy(tiny_config)
     config["finetune"]["analog_lr"] = 0.05
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
@@ -380,8 +346,8 @@ def test_the_comparison_covers_every_pair_selects_on_validation_and_records_the_
         assert (finished_run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
 
 
-def test_adding_an_algorithm_runs_only_its_jobs_and_the_comparison_tables(copy_of_run):
-    config = json.loads(json.dumps(TINY))
+def test_adding_an_algorithm_runs_only_its_jobs_and_the_comparison_tables(copy_of_run, tiny_config):
+    config = copy.deepcopy(tiny_config)
     config["compare"]["algorithms"] = [*TINY["compare"]["algorithms"], "tiki-taka"]
     write_config(copy_of_run, config)
     jobs = planned_jobs(copy_of_run)
@@ -520,8 +486,8 @@ def test_a_grid_merged_from_parts_gives_the_workflows_own_tables_and_figures(fin
         assert (out / "results" / "figures" / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_a_configfile_stands_alone(finished_run, tmp_path):
-    other = json.loads(json.dumps(TINY))
+def test_a_configfile_stands_alone(finished_run, tmp_path, tiny_config):
+    other = copy.deepcopy(tiny_config)
     other["tasks"] = {"pair": ["disc+ring", "frame+stripes"]}
     path = tmp_path / "other.yaml"
     path.write_text(yaml.safe_dump(other))
