@@ -6,10 +6,11 @@ from analog_tl.steps.context import run_context, snakemake_step
 
 with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
     from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig, from_dict
+    from analog_tl.steps.jobs import AnalogJob
     from analog_tl.steps.training import finetune_analog
 
     noise = snakemake.wildcards.get("noise")
-    finetune_analog(
+    finetune_analog(AnalogJob(
         data_path=snakemake.input.data,
         model_cfg=from_dict(ModelConfig, snakemake.params.model),
         analog_cfg=from_dict(AnalogConfig, snakemake.params.analog),
@@ -18,6 +19,6 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         task=snakemake.wildcards.task,
         init_path=snakemake.input.get("init"),
         tau=float(noise) if noise is not None else None,
-        context=run_context(snakemake, "finetune"),  # noqa: F821
         mode=snakemake.params.mode,
-    )
+        context=run_context(snakemake, "finetune"),  # noqa: F821
+    ))

@@ -12,7 +12,7 @@ from analog_tl.config import AnalogConfig, DeviceConfig, ModelConfig
 from analog_tl.models.factory import build_model, head_name
 from analog_tl.results.compare import select_points
 from analog_tl.steps.compare import simulator_for, try_pair
-from analog_tl.steps.training import digital_layers
+from analog_tl.steps.conversion import digital_layers
 from analog_tl.vocabulary import FAST_LR_ALGORITHMS
 
 NOMINAL = DeviceConfig("SoftBoundsReferenceDevice", {"w_max": 1.0, "w_min": -1.0})

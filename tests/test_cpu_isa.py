@@ -64,11 +64,15 @@ MEASURE = textwrap.dedent("""
         if run:
             sys.path.insert(0, {tests!r})
             from conftest import stripes_data
-            from analog_tl.steps.training import digital_optimizer
-            from analog_tl.training.runner import RunContext, train_and_write
+            from analog_tl.training.optimizers import digital_optimizer
+            from analog_tl.training.runner import RunContext, TrainingRun, train_and_write
             config = TrainConfig(epochs=1, batch_size=8, lr=0.05)
-            train_and_write(build_model(ModelConfig(preset="tiny"), 2, seed=0), lambda m: digital_optimizer(m, config),
-                            stripes_data(4, seed=0), config, run, {{}}, {{}}, RunContext(), "test")
+            job = TrainingRun(
+                model=build_model(ModelConfig(preset="tiny"), 2, seed=0),
+                make_optimizer=lambda m: digital_optimizer(m, config), data=stripes_data(4, seed=0), train_cfg=config,
+                out_dir=run, record={{}}, checkpoint={{}}, label="test",
+            )
+            train_and_write(job, RunContext())
         print(json.dumps({{"sha256": digest, "cpu_isa": compute_record(torch.device("cpu"))["cpu_isa"]}}))
 """)
 

@@ -8,8 +8,8 @@ from analog_tl.analog.rpu import build_rpu_config
 from analog_tl.analog.transfer import apply_transfer_noise, convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig
 from analog_tl.models.factory import build_model, head_name
-from analog_tl.steps.training import analog_optimizer
 from analog_tl.training.loop import fit
+from analog_tl.training.optimizers import analog_optimizer
 
 
 def tiny_analog():
@@ -20,10 +20,16 @@ def test_counts_split_tile_weights_from_digital_parameters():
     digital = build_model(ModelConfig(preset="tiny"), 2, seed=0)
     linear = sum(m.weight.numel() for m in digital.modules() if isinstance(m, torch.nn.Linear))
     total = sum(p.numel() for p in digital.parameters())
-    assert parameter_counts(digital) == {
-        "analog_weights": 0, "digital_trained": total, "digital_frozen": 0,
-        "digital_trained_by_kind": parameter_counts(digital)["digital_trained_by_kind"],
-    }
+    layernorm = sum(p.numel() for m in digital.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters())
+    weights = sum(m.weight.numel() for m in digital.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)))
+    biases = sum(m.bias.numel() for m in digital.modules()
+                 if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and m.bias is not None)
+    counts = parameter_counts(digital)
+    assert {k: v for k, v in counts.items() if k != "digital_trained_by_kind"} == {
+        "analog_weights": 0, "digital_trained": total, "digital_frozen": 0}
+    by_kind = counts["digital_trained_by_kind"]
+    assert (by_kind["layernorm"], by_kind["weight"], by_kind["bias"]) == (layernorm, weights, biases) and layernorm > 0
+    assert sum(by_kind.values()) == total  # the rest: Swin's own tensors (relative-position tables), counted by name
     counts = parameter_counts(tiny_analog())
     assert counts["analog_weights"] == linear and counts["digital_trained"] == total - linear
     kinds = counts["digital_trained_by_kind"]

@@ -14,8 +14,8 @@ from analog_tl.analog.rpu import build_rpu_config
 from analog_tl.analog.transfer import convert
 from analog_tl.config import AnalogConfig, ModelConfig, TrainConfig
 from analog_tl.models.factory import build_model
-from analog_tl.steps.training import analog_optimizer, digital_optimizer
 from analog_tl.training.loop import fit
+from analog_tl.training.optimizers import analog_optimizer, digital_optimizer
 from analog_tl.training.resume import ResumeStore, fingerprint, restore_model, state_folder
 from conftest import stripes_data
 

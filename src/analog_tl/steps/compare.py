@@ -19,13 +19,16 @@ import torch
 
 from analog_tl.analog.algorithms import build_algorithm_config, compound_fields
 from analog_tl.analog.devices import device_summary
-from analog_tl.config import AnalogConfig, DeviceConfig, ModelConfig, TrainConfig
+from analog_tl.config import AnalogConfig, DeviceConfig, TrainConfig
 from analog_tl.data.prepared import load_prepared
 from analog_tl.errors import AnalogConfigError, first_line
 from analog_tl.io import write_json
-from analog_tl.steps.training import _fit_analog, _pretrained_inputs, analog_from_pretrained, analog_optimizer
-from analog_tl.training.runner import RunContext
-from analog_tl.vocabulary import AIHWKIT, AUTO, DEFAULT_POINT, FAST, SIMULATOR_POLICIES, compare_mode, grid_point_name
+from analog_tl.steps.conversion import analog_from_pretrained
+from analog_tl.steps.jobs import CompareJob
+from analog_tl.training.analog_fit import AnalogFit, fit_analog
+from analog_tl.training.optimizers import analog_optimizer
+from analog_tl.training.records import pretrained_inputs
+from analog_tl.vocabulary import AIHWKIT, DEFAULT_POINT, FAST, SIMULATOR_POLICIES, compare_mode, grid_point_name
 
 log = logging.getLogger(__name__)
 
@@ -92,59 +95,44 @@ def check_pairs(
     return report
 
 
-def finetune_compare(
-    data_path: str | Path,
-    pretrained_dir: str | Path,
-    model_cfg: ModelConfig,
-    analog_cfg: AnalogConfig,
-    algorithm: str,
-    hyperparameters: dict[str, Any],
-    layers: str,
-    train_cfg: TrainConfig,
-    tau: float,
-    noise_seed: int,
-    out_dir: str | Path,
-    task: str,
-    device_name: str,
-    context: RunContext = RunContext(),
-    head_noise: bool = True,
-    simulator_policy: str = AUTO,
-) -> dict[str, Any]:
-    """One comparison run: analog TL with ``algorithm`` at ``hyperparameters`` on ``analog_cfg.device``.
+def finetune_compare(job: CompareJob) -> dict[str, Any]:
+    """One comparison run: analog TL with ``job.algorithm`` at ``job.hyperparameters`` on ``job.analog_cfg.device``.
 
-    Only ``layers`` (all, backbone, head) are analog. The simulator follows
-    ``simulator_policy`` (:func:`simulator_for`); the run records which one ran and why.
+    Only ``job.layers`` (all, backbone, head) are analog. The simulator follows
+    ``job.simulator_policy`` (:func:`simulator_for`); the run records which one ran and why.
     """
-    data = load_prepared(data_path)
-    rpu_config, applied = build_algorithm_config(algorithm, analog_cfg, hyperparameters)
-    simulator, reason = simulator_for(simulator_policy, rpu_config)
-    analog_cfg = dataclasses.replace(analog_cfg, simulator=simulator)
-    log.info("%s on %s: simulator %s (%s)", algorithm, device_name, simulator, reason)
+    algorithm, hyperparameters, layers, train_cfg = job.algorithm, job.hyperparameters, job.layers, job.train_cfg
+    data = load_prepared(job.data_path)
+    rpu_config, applied = build_algorithm_config(algorithm, job.analog_cfg, hyperparameters)
+    simulator, reason = simulator_for(job.simulator_policy, rpu_config)
+    analog_cfg = dataclasses.replace(job.analog_cfg, simulator=simulator)
+    log.info("%s on %s: simulator %s (%s)", algorithm, job.device_name, simulator, reason)
     analog, noise = analog_from_pretrained(
-        pretrained_dir, len(data.classes), model_cfg, rpu_config, tau, noise_seed, train_cfg.seed, head_noise,
-        layers=layers,
+        job.transfer, job.model_cfg, rpu_config, len(data.classes), train_cfg.seed, layers=layers
     )
     settings = {
         "mode": compare_mode(layers),
-        "task": task,
+        "task": job.task,
         "n_classes": len(data.classes),
-        "transfer_noise": tau,
+        "transfer_noise": job.transfer.tau,
         "algorithm": algorithm,
-        "compare_device": device_name,
+        "compare_device": job.device_name,
         "analog_layers": layers,
         "hyperparameters": ",".join(f"{k}={v!r}" for k, v in sorted(hyperparameters.items())) or DEFAULT_POINT,
     }
     extra = {
         "algorithm": applied,
-        "simulator_choice": {"policy": simulator_policy, "simulator": simulator, "reason": reason},
+        "simulator_choice": {"policy": job.simulator_policy, "simulator": simulator, "reason": reason},
         "transfer_noise_layers": noise.to_dict(orient="records"),
-        "inputs": _pretrained_inputs(pretrained_dir),
+        "inputs": pretrained_inputs(job.transfer.pretrained_dir),
     }
     point = grid_point_name(hyperparameters)  # the run folder's name of the grid point
-    label = f"{task}/{algorithm}/{device_name}/layers~{layers}/{point}/seed~{train_cfg.seed}"
-    return _fit_analog(
-        analog, rpu_config, data, data_path, model_cfg, analog_cfg, train_cfg, out_dir, settings, extra, label, context
+    label = f"{job.task}/{algorithm}/{job.device_name}/layers~{layers}/{point}/seed~{train_cfg.seed}"
+    fit = AnalogFit(
+        analog=analog, rpu_config=rpu_config, analog_cfg=analog_cfg, data=data, settings=settings, extra_record=extra,
+        label=label,
     )
+    return fit_analog(job, fit)
 
 
 def simulator_for(policy: str, rpu_config: Any) -> tuple[str, str]:

@@ -59,39 +59,58 @@ def compute_record(device: torch.device, tf32: bool = False) -> dict[str, Any]:
     }
 
 
-def train_and_write(
-    model: nn.Module,
-    make_optimizer: OptimizerFactory,
-    data: PreparedData,
-    train_cfg: TrainConfig,
-    out_dir: str | Path,
-    record: dict[str, Any],
-    checkpoint: dict[str, Any],
-    context: RunContext,
-    label: str,
-    trains: str = "digital",
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TrainingRun:
+    """A model ready to train and what its run folder will record.
+
+    Attributes:
+        model: the model that trains (moved to the run's device, trained in place).
+        make_optimizer: builds its optimiser once it is on the device
+            (:data:`~analog_tl.training.loop.OptimizerFactory`).
+        data: the prepared data it trains and is evaluated on.
+        train_cfg: optimiser, budget and seed of the run.
+        out_dir: the run folder written (:class:`~analog_tl.training.artifacts.RunPaths`).
+        record: identifies the run (configs, input checksums); a saved state is restored only if it was
+            written under the same record.
+        checkpoint: what ``model.pt`` stores besides the weights (class names, model config).
+        label: names the run in the log.
+        trains: ``digital``, ``aihwkit`` or ``fast``: what the GPU must support.
+    """
+
+    model: nn.Module
+    make_optimizer: OptimizerFactory
+    data: PreparedData
+    train_cfg: TrainConfig
+    out_dir: str | Path
+    record: dict[str, Any]
+    checkpoint: dict[str, Any]
+    label: str
+    trains: str = "digital"
+
+
+def train_and_write(run: TrainingRun, context: RunContext) -> dict[str, Any]:
     """Train on the selected device (resuming from saved state if any), write the run folder, drop the saved state.
 
-    ``record`` identifies the run (configs, input checksums): a saved state is
-    restored only if it was written under the same record. ``checkpoint`` holds
-    what ``model.pt`` stores besides the weights (class names, model config).
-    ``trains`` (``digital``, ``aihwkit``, ``fast``) says what the GPU must support.
+    Returns the final metrics (``final.json``).
 
     Raises:
         DeviceError: before training, if ``context.device`` cannot be honoured.
     """
-    device = select_device(context.device, trains)
-    log.info("%s: training on %s (compute.device %s)", label, device, context.device)
+    device = select_device(context.device, run.trains)
+    log.info("%s: training on %s (compute.device %s)", run.label, device, context.device)
     store = None
     if context.resume.enabled:
         store = ResumeStore(
-            state_folder(context.resume.folder, out_dir), fingerprint(record),
+            state_folder(context.resume.folder, run.out_dir), fingerprint(run.record),
             context.resume.every_epochs, context.resume.keep,
         )
     with float32_products(context.tf32):
-        history = fit(model, make_optimizer, data, train_cfg, device, label, store=store, execution=context.execution)
-    if trains == FAST:
+        history = fit(
+            run.model, run.make_optimizer, run.data, run.train_cfg, device, run.label, store=store,
+            execution=context.execution,
+        )
+    record = run.record
+    if run.trains == FAST:
         from analog_tl.simulator.backend import describe
 
         record = {**record, "simulator": {**record.get("simulator", {}), **describe(device)}}
@@ -101,7 +120,8 @@ def train_and_write(
         "execution": to_dict(context.execution),
         "workflow_config": context.workflow_config,
     }
-    final = write_run(RunPaths.in_folder(out_dir), history, {"state_dict": model.state_dict(), **checkpoint}, full_record)
+    checkpoint = {"state_dict": run.model.state_dict(), **run.checkpoint}
+    final = write_run(RunPaths.in_folder(run.out_dir), history, checkpoint, full_record)
     if store is not None:
         store.clear()
     return final
