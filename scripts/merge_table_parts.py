@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from analog_tl.analog.devices import device_caption
-from analog_tl.errors import AnalogTLError, ConfigError, first_line
+from analog_tl.errors import AnalogTLError, first_line
 from analog_tl.results.captions import settings_caption, sweep_caption
 from analog_tl.results.figures import plot_sweeps, save_figure, write_fig2, write_fig3
 from analog_tl.results.parts import Grid, SweepGrid, merge_parts, merge_sweep_parts, write_merged, write_merged_sweeps

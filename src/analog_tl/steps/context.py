@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from analog_tl import cpu_isa
 from analog_tl.errors import AnalogTLError, ConfigError, first_line
@@ -135,3 +136,28 @@ def run_context(snakemake, section: str):  # type: ignore[no-untyped-def]
         execution=from_dict(ExecutionConfig, execution),
         workflow_config=dict(config),
     )
+
+
+def training_fields(snakemake, section: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """What every training job (:class:`~analog_tl.training.jobs.TrainingJob`) reads the same way from its Snakemake
+    job: the prepared data (``input.data``), the model and training settings (``params.model``, ``params.train``),
+    the run folder (the first output's folder) and the :func:`run_context` of config section ``section``."""
+    from analog_tl.config import ModelConfig, TrainConfig, from_dict
+
+    return {
+        "data_path": snakemake.input.data,
+        "model_cfg": from_dict(ModelConfig, snakemake.params.model),
+        "train_cfg": from_dict(TrainConfig, snakemake.params.train),
+        "out_dir": Path(snakemake.output[0]).parent,
+        "context": run_context(snakemake, section),
+    }
+
+
+def transfer_of(snakemake, tau: float):  # type: ignore[no-untyped-def]
+    """The job's :class:`~analog_tl.steps.jobs.Transfer`: its pre-trained model and noise seeds (``params``) with
+    transfer noise ``tau`` (weight units; from a wildcard or a parameter, as the rule has it)."""
+    from analog_tl.steps.jobs import Transfer
+
+    params = snakemake.params
+    return Transfer(pretrained_dir=params.pretrained_dir, tau=float(tau), noise_seed=params.noise_seed,
+                    head_noise=params.head_transfer_noise)
