@@ -284,17 +284,21 @@ def _claim_cell(cell: str) -> tuple[list[float], str]:
     return [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?", numbers)], verdict
 
 
-def _check_claims_table(first_header: str, verdicts_csv: str, claims_csv: str, skip_task: str = "both") -> list[str]:
-    """Mismatches between a "What reproduces" claims table and the verdicts and claims tables it quotes."""
-    verdicts = {(r["text"], r["task"]): r for r in _csv(verdicts_csv)}
-    notes = {(r["claim"], r["task"], r["metric"]): r for r in _csv(claims_csv)}
+def _check_claims_table(first_header: str, verdicts_csv: str | list[str], claims_csv: str | list[str],
+                        skip_task: str = "both") -> list[str]:
+    """Mismatches between a "What reproduces" claims table and the verdicts and claims tables it quotes (one
+    folder's, or several parts' whose claims differ)."""
+    verdicts_csvs = [verdicts_csv] if isinstance(verdicts_csv, str) else verdicts_csv
+    claims_csvs = [claims_csv] if isinstance(claims_csv, str) else claims_csv
+    verdicts = {(r["text"], r["task"]): r for name in verdicts_csvs for r in _csv(name)}
+    notes = {(r["claim"], r["task"], r["metric"]): r for name in claims_csvs for r in _csv(name)}
     table = [row for row in _table(_page("results/index.md"), first_header) if row["task"] != skip_task]
     mismatches: list[str] = []
     for row in table:
         where = f"{row[first_header]} ({row['task']})"
         expected = verdicts.get((row[first_header], row["task"]))
         if expected is None:
-            mismatches.append(f"{where}: not in {verdicts_csv}")
+            mismatches.append(f"{where}: not in {verdicts_csvs}")
             continue
         if row["verdict"] != expected["verdict"]:
             mismatches.append(f"{where}: verdict {row['verdict']!r}, table {expected['verdict']!r}")
