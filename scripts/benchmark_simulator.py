@@ -1,4 +1,7 @@
-"""Benchmark: one training step (forward, backward, optimiser step) digital, aihwkit c-TTv2 and the fast simulator.
+"""Benchmark: one training step (forward, backward, optimiser step) digital, on aihwkit and on the fast simulator.
+
+Analog steps run per algorithm (``--algorithms``, default c-TTv2; the fast
+simulator computes c-TTv2, TTv2 and AGAD), each with Table I where it applies.
 
 The fast simulator runs twice: ``reference`` with the C++ kernel's scalar
 reference update (``ANALOG_TL_UPDATE_PATH=reference``), ``fast`` with the path
@@ -9,6 +12,7 @@ Usage (one command, everything side by side on this machine)::
 
     .venv/bin/python scripts/benchmark_simulator.py                 # small and paper Swin, batch 8 and 32
     .venv/bin/python scripts/benchmark_simulator.py --models small  # the quick part only
+    .venv/bin/python scripts/benchmark_simulator.py --models small --batches 8 --algorithms c-ttv2 ttv2 agad
 
 Each (model, batch, simulator) case runs in its own process, so its peak
 memory (max RSS) is its own; for the fast simulator the time its tiles spend
@@ -33,8 +37,10 @@ import time
 from pathlib import Path
 
 from analog_tl.cpu_isa import DEFAULT_LEVEL, LEVELS
+from analog_tl.vocabulary import FAST_SIMULATOR_ALGORITHMS as FAST_ALGORITHMS
 
 CASES = ("digital", "aihwkit", "reference", "fast")
+ANALOG_CASES = CASES[1:]
 SIMULATED = ("reference", "fast")  # the fast simulator, with the update's reference or default path
 
 
@@ -55,8 +61,20 @@ def _step_times(model, optimizer, batch: int, steps: int, classes: int = 5) -> l
     return times[1:]
 
 
+def _rpu_config(algorithm: str):  # noqa: ANN202 - an aihwkit rpu_config
+    """``algorithm`` on the default device with Table I: the workflow's c-TTv2 config, or the comparison's build."""
+    from analog_tl.analog.algorithms import build_algorithm_config
+    from analog_tl.analog.rpu import build_rpu_config
+    from analog_tl.config import AnalogConfig
+    from analog_tl.vocabulary import PAPER_ALGORITHM
+
+    if algorithm == PAPER_ALGORITHM:
+        return build_rpu_config(AnalogConfig())
+    return build_algorithm_config(algorithm, AnalogConfig(), {"fast_lr": 0.1})[0]
+
+
 def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, profile: str | None = None,
-             cpu_level: str = DEFAULT_LEVEL) -> dict:
+             cpu_level: str = DEFAULT_LEVEL, algorithm: str = "c-ttv2") -> dict:
     """Build the model for ``case`` and time ``steps`` training steps (``profile``: write their cProfile there).
 
     ``cpu_level`` pins the numerical libraries' CPU code path first, as a workflow step does (``compute.cpu_isa``).
@@ -66,9 +84,8 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, p
     cpu_isa.pin(cpu_level)
     import torch
 
-    from analog_tl.analog.rpu import build_rpu_config
     from analog_tl.analog.transfer import convert
-    from analog_tl.config import AnalogConfig, ModelConfig
+    from analog_tl.config import ModelConfig
     from analog_tl.models.factory import build_model
 
     torch.set_num_threads(threads)
@@ -80,7 +97,7 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, p
     if case == "digital":
         model, optimizer = digital, torch.optim.SGD(digital.parameters(), lr=0.01)
     else:
-        rpu_config = build_rpu_config(AnalogConfig())
+        rpu_config = _rpu_config(algorithm)
         analog = convert(digital, rpu_config)
         if case == "aihwkit":
             from aihwkit.optim import AnalogSGD
@@ -102,7 +119,8 @@ def run_case(model_name: str, batch: int, case: str, steps: int, threads: int, p
         times = _step_times(model, optimizer, batch, steps)
     per_step = {f"{name}_seconds": phases[name] / (steps + 1) for name in phases}  # warm-up step included
     return {
-        "model": model_name, "batch": batch, "simulator": case, "threads": threads, "steps": steps, "cpu_isa": cpu_level,
+        "model": model_name, "batch": batch, "simulator": case, "algorithm": "" if case == "digital" else algorithm,
+        "threads": threads, "steps": steps, "cpu_isa": cpu_level,
         "step_seconds": statistics.median(times), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **per_step,
     }
@@ -143,9 +161,11 @@ def _time_phases() -> dict[str, float]:
 
 
 def _in_subprocess(model: str, batch: int, case: str, steps: int, threads: int, profile: Path | None,
-                   cpu_level: str) -> dict:
-    where = str(profile / f"profile_{model}_b{batch}_{case}.txt") if profile and case in SIMULATED else None
-    cmd = [sys.executable, __file__, "--case", json.dumps([model, batch, case, steps, threads, where, cpu_level])]
+                   cpu_level: str, algorithm: str) -> dict:
+    tag = "" if algorithm == "c-ttv2" else f"_{algorithm}"
+    where = str(profile / f"profile_{model}_b{batch}_{case}{tag}.txt") if profile and case in SIMULATED else None
+    cmd = [sys.executable, __file__, "--case",
+           json.dumps([model, batch, case, steps, threads, where, cpu_level, algorithm])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -157,26 +177,28 @@ def _steps(model: str, args: argparse.Namespace) -> int:
 
 def _table(rows: list[dict]) -> str:
     digital = {(r["model"], r["batch"]): r["step_seconds"] for r in rows if r["simulator"] == "digital"}
-    lines = ["| model | batch | simulator | step (s) | x digital | analog forward / backward / update (s) | "
-             "peak RSS (MiB) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| model | batch | algorithm | simulator | step (s) | x digital | analog forward / backward / update (s) | "
+             "peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = r["step_seconds"] / digital[(r["model"], r["batch"])]
         phases = " / ".join(f"{r[k]:.4f}" for k in ("analog_forward_seconds", "analog_backward_seconds",
                                                      "analog_update_seconds")) if "analog_update_seconds" in r else ""
-        lines.append(f"| {r['model']} | {r['batch']} | {r['simulator']} | {r['step_seconds']:.4f} | {ratio:.1f} | "
-                     f"{phases} | {r['peak_rss_mib']:.0f} |")
+        lines.append(f"| {r['model']} | {r['batch']} | {r['algorithm']} | {r['simulator']} | {r['step_seconds']:.4f} | "
+                     f"{ratio:.1f} | {phases} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
 
 
 def _summary(rows: list[dict]) -> str:
-    """Per model and batch: the fast step against digital and aihwkit, and the update kernel against its reference."""
-    by_case = {(r["model"], r["batch"], r["simulator"]): r for r in rows}
-    lines = ["| model | batch | fast / digital | aihwkit / fast | update: reference / fast | peak RSS reference / "
-             "fast (MiB) |", "|---|---|---|---|---|---|"]
-    for model, batch in dict.fromkeys((r["model"], r["batch"]) for r in rows):
-        digital, aihwkit, reference, fast = (by_case[(model, batch, case)] for case in CASES)
+    """Per model, batch and algorithm: the fast step against digital and aihwkit, and the update kernel against its
+    reference."""
+    by_case = {(r["model"], r["batch"], r["algorithm"], r["simulator"]): r for r in rows}
+    lines = ["| model | batch | algorithm | fast / digital | aihwkit / fast | update: reference / fast | "
+             "peak RSS reference / fast (MiB) |", "|---|---|---|---|---|---|---|"]
+    for model, batch, algorithm in dict.fromkeys((r["model"], r["batch"], r["algorithm"]) for r in rows if r["algorithm"]):
+        digital = by_case[(model, batch, "", "digital")]
+        aihwkit, reference, fast = (by_case[(model, batch, algorithm, case)] for case in ANALOG_CASES)
         lines.append(
-            f"| {model} | {batch} | {fast['step_seconds'] / digital['step_seconds']:.1f} | "
+            f"| {model} | {batch} | {algorithm} | {fast['step_seconds'] / digital['step_seconds']:.1f} | "
             f"{aihwkit['step_seconds'] / fast['step_seconds']:.1f} | "
             f"{reference['analog_update_seconds'] / fast['analog_update_seconds']:.1f} | "
             f"{reference['peak_rss_mib']:.0f} / {fast['peak_rss_mib']:.0f} |")
@@ -194,6 +216,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="folder for a cProfile of each fast-simulator case (text)")
     parser.add_argument("--cpu-isa", choices=LEVELS, default=DEFAULT_LEVEL,
                         help="CPU code path of the numerical libraries, as compute.cpu_isa (default: %(default)s)")
+    parser.add_argument("--algorithms", nargs="+", default=["c-ttv2"], choices=FAST_ALGORITHMS,
+                        help="analog algorithms to time (default: %(default)s)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -202,11 +226,12 @@ def main() -> None:
     rows = []
     for model in args.models:
         for batch in args.batches:
-            for case in CASES:
+            cases = [("digital", "")] + [(case, algorithm) for algorithm in args.algorithms for case in ANALOG_CASES]
+            for case, algorithm in cases:
                 start = time.perf_counter()
                 rows.append(_in_subprocess(model, batch, case, _steps(model, args), args.threads, args.profile,
-                                           args.cpu_isa))
-                print(f"{model} batch {batch} {case}: {rows[-1]['step_seconds']:.4f} s/step "
+                                           args.cpu_isa, algorithm or "c-ttv2"))
+                print(f"{model} batch {batch} {algorithm} {case}: {rows[-1]['step_seconds']:.4f} s/step "
                       f"(case took {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     import pandas as pd
 

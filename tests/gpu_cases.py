@@ -22,6 +22,7 @@ from torch import nn
 CASES_ENV = "ANALOG_TL_GPU_CASES"
 STATE = ("fast", "fast_apparent", "transfer_buffer", "slow", "slow_apparent", "in_chopper", "running_max", "pointer",
          "device_fast", "device_slow")
+AGAD_STATE = ("running_mean", "past_mean", "in_chopper_switched", "transfer_counter")  # after STATE in AGAD cases
 DETERMINISTIC = ("chopper 1, lr 50", "momentum 0.3, no forget", "reference and up_down", "m > n, small bounds")
 # name: (device fields, compound fields, fast_lr, in size, out size)
 STOCHASTIC = {
@@ -29,6 +30,14 @@ STOCHASTIC = {
     "multiplicative noise, momentum": ({"mult_noise": True, "dw_min_std": 0.6},
                                        {"in_chop_prob": 0.5, "momentum": 0.3, "forget_buffer": False}, 0.5, 5, 9),
     "m > n, read steps": ({}, {"in_chop_prob": 0.2}, 0.5, 3, 6),
+    "residual learning, gamma 0.3": ({"write_noise_std": 0.5}, {"in_chop_prob": 0.3, "gamma": 0.3}, 0.5, 7, 10),
+}
+# AGAD: V1 variants (simulator_helpers.AGAD_VARIANTS) and a stochastic case with a random chopper
+AGAD_DETERMINISTIC = ("period 3, momentum 0.3, no forget, buffer cap 2", "random chopper at probability 1",
+                      "period 2, lr 20")
+AGAD_STOCHASTIC = {
+    "AGAD, write and read noise, random chopper": (
+        {"write_noise_std": 0.5, "dw_min_std": 0.3}, {"in_chop_prob": 0.3, "in_chop_random": True}, 0.5, 7, 10),
 }
 STREAMS = ((1, 0, 1, 0), (2**63 - 25, 7, 5, 4), (12345, 2**31 + 1, 10, 3))  # key, call, stream, slot
 LAYER_STEPS, LAYER_LR = 3, 0.5
@@ -43,11 +52,17 @@ def _reference_updates(sim: Any, batches: list[tuple[torch.Tensor, torch.Tensor]
     """Run the C++ kernel on a copy of ``sim``'s state; the state after each batch and the counts."""
     from analog_tl.simulator import kernel
 
-    state = [getattr(sim, name).detach().clone() for name in STATE]
+    fields = STATE + (AGAD_STATE if sim.agad else ())
+    state = [getattr(sim, name).detach().clone() for name in fields]
     case = {"config": sim.settings.kernel_config(), "initial": [t.clone() for t in state], "batches": batches,
-            "lr": lr, "key": key, "after": [], "counts": []}
+            "lr": lr, "key": key, "after": [], "counts": [], "agad": sim.agad}
     for call, (x, d) in enumerate(batches):
-        case["counts"].append(kernel.load().cttv2_update(*state, x, d, case["config"], lr, key, call))
+        inputs = (x, d, case["config"], lr, key, call)
+        if sim.agad:
+            counts = kernel.load().agad_update(*state[:len(STATE)], *inputs, *state[len(STATE):], 0)
+        else:
+            counts = kernel.load().cttv2_update(*state, *inputs)
+        case["counts"].append(counts)
         case["after"].append([t.clone() for t in state])
     return case
 
@@ -65,18 +80,34 @@ def _deterministic(name: str) -> dict:
     return _reference_updates(sim, batches, lr, key=5)
 
 
+def _agad_deterministic(name: str) -> dict:
+    from simulator_helpers import AGAD_VARIANTS, agad_config, deterministic_batch, tile_pair
+
+    device_fields, compound, lr, n, p = AGAD_VARIANTS[name]
+    g = torch.Generator().manual_seed(len(name))
+    _, sim = tile_pair(agad_config(device_fields, compound), p, n, 0.3 * torch.randn(p, n, generator=g))
+    sim.transfer_counter.fill_(7)  # past the first chopper period of 3 or 2 within the batches: C is written
+    drift = torch.where(torch.rand(p, generator=g) < 0.5, -1.0, 1.0)
+    batches = [deterministic_batch([1, 3, 7, 16][k % 4], n, p, drift, g) for k in range(12)]
+    return _reference_updates(sim, batches, lr, key=5)
+
+
 def _stochastic(name: str) -> dict:
     from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
     from simulator_helpers import rpu_config, tile_pair
 
-    device_fields, compound, fast_lr, n, p = STOCHASTIC[name]
-    config = rpu_config(SoftBoundsReferenceDevice(w_max=1.0, w_min=-1.0, **device_fields), fast_lr=fast_lr, **compound)
+    agad = name in AGAD_STOCHASTIC
+    device_fields, compound, fast_lr, n, p = (AGAD_STOCHASTIC if agad else STOCHASTIC)[name]
+    config = rpu_config(SoftBoundsReferenceDevice(w_max=1.0, w_min=-1.0, **device_fields), fast_lr=fast_lr,
+                        algorithm="agad" if agad else "c-ttv2", **compound)
     config.device.transfer_forward.out_noise = 0.06
     if "read steps" in name:
         config.device.transfer_forward.out_res = 2e-5  # an ADC step of 4.8e-4 (of 2 x 12)
     g = torch.Generator().manual_seed(len(name))
     _, sim = tile_pair(config, p, n, 0.3 * torch.randn(p, n, generator=g))
     sim.transfer_buffer.copy_(1.8 * torch.rand(p, n, generator=g) - 0.9)  # near the threshold: C pulses soon
+    if agad:
+        sim.transfer_counter.fill_(2)  # C written from the third pass on (period 4)
     batches = [(torch.randn(m, n, generator=g), 0.1 * torch.randn(m, p, generator=g)) for m in (3, 12, 1, 8, 5)]
     return _reference_updates(sim, batches, lr=50.0, key=2**40 + 17)
 
@@ -143,7 +174,8 @@ def _layer() -> dict:
 def build() -> dict[str, Any]:
     """Every case (needs aihwkit and the C++ kernel; about ten seconds)."""
     return {"updates": {name: _deterministic(name) for name in DETERMINISTIC}
-            | {name: _stochastic(name) for name in STOCHASTIC},
+            | {name: _stochastic(name) for name in (*STOCHASTIC, *AGAD_STOCHASTIC)}
+            | {f"AGAD {name}": _agad_deterministic(name) for name in AGAD_DETERMINISTIC},
             "io": _io(), "layer": _layer()}
 
 

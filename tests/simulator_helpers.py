@@ -15,13 +15,14 @@ TABLE_I = {"transfer_every": 1.0, "auto_granularity": 10000.0, "momentum": 0.0, 
 DETERMINISTIC_DEVICE = {"dw_min_dtod": 0.0, "up_down_dtod": 0.0, "w_max_dtod": 0.0, "w_min_dtod": 0.0, "dw_min_std": 0.0}
 
 
-def rpu_config(device: Any = None, construction_seed: int = 7, **compound: Any) -> Any:
-    """Table I c-TTv2 on ``device`` (default: the nominal soft-bounds device), compound overrides applied."""
+def rpu_config(device: Any = None, construction_seed: int = 7, algorithm: str = "c-ttv2", **compound: Any) -> Any:
+    """Table I ``algorithm`` (c-TTv2 or AGAD) on ``device`` (default: the nominal soft-bounds device), compound
+    overrides applied. AGAD keeps its regular chopper (``in_chop_random`` False) unless overridden."""
     from aihwkit.simulator.configs import build_config
     from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice
 
     device = device if device is not None else SoftBoundsReferenceDevice(w_max=1.0, w_min=-1.0)
-    config = build_config("c-ttv2", device, construction_seed=construction_seed)
+    config = build_config(algorithm, device, construction_seed=construction_seed)
     for key, value in {**TABLE_I, **compound}.items():
         setattr(config.device, key, value)
     config.device.construction_seed = construction_seed
@@ -41,23 +42,36 @@ def tile_pair(config: Any, out_size: int, in_size: int, weights: torch.Tensor | 
 
 
 def aihwkit_state(tile: Any) -> dict[str, torch.Tensor]:
-    """A, C, H, chopper, m_x, m_d and pointer of an aihwkit c-TTv2 tile."""
+    """A, C, H, chopper, m_x, m_d and pointer of an aihwkit c-TTv2 tile; an AGAD tile's also its running and
+    past means, switched flags and transfer counter."""
     hidden = tile.get_hidden_parameters()
     extra = tile.tile.dump_extra()
     shape = (tile.out_size, tile.in_size)
-    return {
+    agad = "running_mean_weight" in hidden
+    state = {
         "A": hidden["hidden_weights_0"].reshape(shape), "C": hidden["hidden_weights_1"].reshape(shape),
-        "H": hidden["buffered_FP_weight_0"].reshape(shape),
+        "H": hidden["buffered_FP_weight" if agad else "buffered_FP_weight_0"].reshape(shape),
         "chopper": torch.tensor(extra["rpu.rpu_device.in_chopper"]).to(torch.uint8),
         "m": torch.tensor([extra["rpu.rpu_device.m_x"][0], extra["rpu.rpu_device.m_d"][0]]),
         "pointer": torch.tensor([int(extra["rpu.rpu_device.current_slice_indices"][0])]),
     }
+    if agad:
+        state.update({
+            "mean": hidden["running_mean_weight"].reshape(shape), "past": hidden["past_mean_weight"].reshape(shape),
+            "switched": torch.tensor(extra["rpu.rpu_device.in_chopper_switched"]).to(torch.uint8),
+            "counter": torch.tensor([int(extra["rpu.rpu_device.transfer_counter"][0])]),
+        })
+    return state
 
 
 def sim_state(sim: SimTile) -> dict[str, torch.Tensor]:
     """The same quantities of a :class:`SimTile`."""
-    return {"A": sim.fast_apparent, "C": sim.slow_apparent, "H": sim.transfer_buffer, "chopper": sim.in_chopper,
-            "m": sim.running_max, "pointer": sim.pointer}
+    state = {"A": sim.fast_apparent, "C": sim.slow_apparent, "H": sim.transfer_buffer, "chopper": sim.in_chopper,
+             "m": sim.running_max, "pointer": sim.pointer}
+    if sim.agad:
+        state.update({"mean": sim.running_mean, "past": sim.past_mean, "switched": sim.in_chopper_switched,
+                      "counter": sim.transfer_counter})
+    return state
 
 
 def aihwkit_update(tile: Any, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
@@ -107,3 +121,24 @@ DETERMINISTIC_VARIANTS = {
                                               "up_down_dtod": 0.2}, {"in_chop_prob": 0.0}, 5.0, 6, 4),
     "m > n, small bounds": ({"w_max": 0.3, "w_min": -0.2}, {"in_chop_prob": 0.0}, 50.0, 3, 5),
 }
+
+# AGAD's V1 variants (test_simulator_agad, test_simulator_gpu). name: (device fields, compound fields, learning rate, in size, out size)
+AGAD_VARIANTS = {
+    "period 10 (in_chop_prob 0.1), lr 50": ({}, {"in_chop_prob": 0.1}, 50.0, 6, 4),
+    "period 2, lr 20": ({}, {"in_chop_prob": 0.5}, 20.0, 6, 4),
+    "period 3, momentum 0.3, no forget, buffer cap 2": (
+        {}, {"in_chop_prob": 0.34, "momentum": 0.3, "forget_buffer": False, "buffer_cap": 2.0}, 50.0, 5, 3),
+    "period 4, momentum 0.3, forget": ({}, {"in_chop_prob": 0.25, "momentum": 0.3}, 50.0, 5, 3),
+    "tail_weightening 1": ({}, {"in_chop_prob": 0.25, "tail_weightening": 1.0}, 50.0, 6, 4),
+    "random chopper at probability 1": ({}, {"in_chop_prob": 1.0, "in_chop_random": True}, 50.0, 6, 4),
+    "symmetry point subtracted, log-normal": ({"subtract_symmetry_point": True, "dw_min_dtod_log_normal": True,
+                                              "up_down_dtod": 0.2}, {"in_chop_prob": 0.5}, 20.0, 6, 4),
+    "m > n, small bounds": ({"w_max": 0.3, "w_min": -0.2}, {"in_chop_prob": 0.5}, 50.0, 3, 5),
+}
+
+
+def agad_config(device_fields: dict, compound: dict) -> Any:
+    """AGAD in the deterministic configuration of protocol V1 (no read noise, fast_lr 100, regular chopper)."""
+    config = rpu_config(deterministic_device(**device_fields), fast_lr=100.0, algorithm="agad", **compound)
+    config.device.transfer_forward.out_noise = 0.0
+    return config

@@ -13,7 +13,7 @@ from analog_tl.models.factory import build_model, head_name
 from analog_tl.results.compare import select_points
 from analog_tl.steps.compare import simulator_for, try_pair
 from analog_tl.steps.conversion import digital_layers
-from analog_tl.vocabulary import FAST_LR_ALGORITHMS
+from analog_tl.vocabulary import FAST_LR_ALGORITHMS, FAST_SIMULATOR_ALGORITHMS
 
 NOMINAL = DeviceConfig("SoftBoundsReferenceDevice", {"w_max": 1.0, "w_min": -1.0})
 DEVICES = ["SoftBoundsReferenceDevice", *sorted(device_catalogue()["presets"]), *sorted(device_catalogue()["unit_cells"])]
@@ -66,12 +66,18 @@ def test_every_algorithm_and_device_builds_and_trains_one_step_or_says_why(algor
 
 
 def test_the_fast_simulator_takes_only_the_runs_it_simulates():
+    for algorithm in ALGORITHMS:
+        rpu_config, _ = build_algorithm_config(algorithm, _config())
+        simulator, reason = simulator_for("auto", rpu_config)
+        if algorithm in FAST_SIMULATOR_ALGORITHMS:
+            assert (simulator, reason) == ("fast", "in the fast simulator's scope"), algorithm
+        else:
+            assert simulator == "aihwkit" and "not in the fast simulator's scope" in reason, algorithm
     cttv2, _ = build_algorithm_config("c-ttv2", _config())
-    assert simulator_for("auto", cttv2) == ("fast", "in the fast simulator's scope")
-    agad, _ = build_algorithm_config("agad", _config())
-    simulator, reason = simulator_for("auto", agad)
-    assert simulator == "aihwkit" and "not in the fast simulator's scope" in reason
     assert simulator_for("aihwkit", cttv2)[0] == "aihwkit"
+    agad, _ = build_algorithm_config("agad", _config(DeviceConfig("SoftBoundsReferenceDevice", {"w_max": 30.0})))
+    simulator, reason = simulator_for("auto", agad)  # its reads of A could saturate the transfer's ADC
+    assert simulator == "aihwkit" and "transfer_forward.out_bound" in reason
 
 
 def test_the_analog_layer_ablations_keep_the_right_layers_digital():

@@ -21,7 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpu_cases import DETERMINISTIC, STATE, STOCHASTIC, STREAMS, cases, layer_template, train_layer
+from gpu_cases import (
+    AGAD_DETERMINISTIC, AGAD_STATE, AGAD_STOCHASTIC, DETERMINISTIC, STATE, STOCHASTIC, STREAMS, cases, layer_template,
+    train_layer,
+)
 
 from analog_tl.simulator import backend, bundle, gpu_ops
 
@@ -74,10 +77,15 @@ def _check_updates(name: str) -> torch.Tensor:
     """Replay case ``name`` with the Triton kernels; every state tensor equal to the C++ kernel's after each batch."""
     case = cases()["updates"][name]
     state = [_on(t.clone()) for t in case["initial"]]
+    fields = STATE + (AGAD_STATE if case["agad"] else ())
     for call, (x, d) in enumerate(case["batches"]):
-        counts = gpu_ops.cttv2_update(*state, _on(x), _on(d), case["config"], case["lr"], case["key"], call)
+        inputs = (_on(x), _on(d), case["config"], case["lr"], case["key"], call)
+        if case["agad"]:
+            counts = gpu_ops.agad_update(*state[:len(STATE)], *inputs, *state[len(STATE):])
+        else:
+            counts = gpu_ops.cttv2_update(*state, *inputs)
         assert torch.equal(counts.cpu(), case["counts"][call]), f"{name}: counts differ after batch {call}"
-        for field, want, have in zip(STATE, case["after"][call], state):
+        for field, want, have in zip(fields, case["after"][call], state):
             assert torch.equal(have.cpu(), want), f"{name}: {field} differs after batch {call}"
     return torch.stack(case["counts"]).sum(dim=0)
 
@@ -89,7 +97,14 @@ def test_update_in_the_deterministic_configuration_is_bit_for_bit(name: str) -> 
     assert counts[1] >= 20, f"{name}: only {int(counts[1])} C pulses; a wrong transfer would go unseen"
 
 
-@pytest.mark.parametrize("name", list(STOCHASTIC))
+@pytest.mark.parametrize("name", [f"AGAD {name}" for name in AGAD_DETERMINISTIC])
+def test_agad_update_in_the_deterministic_configuration_is_bit_for_bit(name: str) -> None:
+    """AGAD in protocol V1's configuration: also the running and past means, switched flags and counter."""
+    counts = _check_updates(name)
+    assert counts[1] >= 20, f"{name}: only {int(counts[1])} C pulses; a wrong transfer would go unseen"
+
+
+@pytest.mark.parametrize("name", [*STOCHASTIC, *AGAD_STOCHASTIC])
 def test_update_in_stochastic_configurations_is_bit_for_bit(name: str) -> None:
     """Cycle-to-cycle, write and read noise on, random choppers and pulse trains: the same draws, the same bits."""
     counts = _check_updates(name)

@@ -464,10 +464,13 @@ def _stream(out_size: int, in_size: int, batches: int, batch: int, seed: int) ->
 
 def _aihwkit_snapshot(tile: Any) -> dict[str, torch.Tensor]:
     values = hidden(tile)
-    out = {"A": values["hidden_weights_0"], "C": values["hidden_weights_1"], "H": values["buffered_FP_weight_0"],
-           "chopper": chopper_of(tile).double()}
+    agad = "running_mean_weight" in values
+    out = {"A": values["hidden_weights_0"], "C": values["hidden_weights_1"],
+           "H": values["buffered_FP_weight" if agad else "buffered_FP_weight_0"], "chopper": chopper_of(tile).double()}
     if "persistent_weights_0" in values:
         out["A persistent"], out["C persistent"] = values["persistent_weights_0"], values["persistent_weights_1"]
+    if agad:
+        out["running mean"], out["past mean"] = values["running_mean_weight"], values["past_mean_weight"]
     return out
 
 
@@ -476,6 +479,8 @@ def _sim_snapshot(sim: SimTile, persistent: bool) -> dict[str, torch.Tensor]:
            "chopper": sim.in_chopper.double()}
     if persistent:
         out["A persistent"], out["C persistent"] = sim.fast.clone(), sim.slow.clone()
+    if sim.agad:
+        out["running mean"], out["past mean"] = sim.running_mean.clone(), sim.past_mean.clone()
     return out
 
 
@@ -528,7 +533,8 @@ def run_ensemble(config: Any, weights: torch.Tensor, stream: Stream, lr: float, 
 
 
 def ensemble_comparisons(ensemble: Ensemble) -> list[Comparison]:
-    """A, A*chi, |A|, C - C0, H, H*chi and the choppers (and the persistent A and C - C0 where there are)."""
+    """A, A*chi, |A|, C - C0, H, H*chi and the choppers (and the persistent A and C - C0 where there are; AGAD's
+    running and past means of the reads)."""
 
     def quantities(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         chi = (1.0 - 2.0 * state["chopper"])[:, None, :]
@@ -537,6 +543,9 @@ def ensemble_comparisons(ensemble: Ensemble) -> list[Comparison]:
         if "A persistent" in state:
             out["A persistent"] = state["A persistent"]
             out["C - C0 persistent"] = state["C persistent"] - ensemble.initial["C persistent"]
+        for name in ("running mean", "past mean"):
+            if name in state:
+                out[name], out[f"{name}*chi"] = state[name], state[name] * chi
         return out
 
     expected, got = quantities(ensemble.expected), quantities(ensemble.got)
@@ -616,3 +625,23 @@ def test_replica_ensemble_reram_preset(preset: str) -> None:
     ensemble = run_ensemble(config, weights, _stream(4, 6, 100, 8, seed=6), lr, 400, key=30_000)
     assert "A persistent" in ensemble.got, f"{preset} has no write noise"
     _assert_ensemble(preset, ensemble, dw_min=device.dw_min, min_moves=min_moves)
+
+
+# AGAD (DynamicTransferCompound): name -> (device fields, compound fields); Table I's chopper probability 0.1
+# gives a period of 10 passes, so C is written from the 11th pass (batch 9 of 100 with 6 columns) on
+AGAD_ENSEMBLES = {
+    "AGAD nominal": ({}, {"in_chop_prob": 0.1}),
+    "AGAD pulse noise, random chopper, no forget": (
+        {"dw_min_std": 0.6}, {"in_chop_prob": 0.25, "in_chop_random": True, "forget_buffer": False, "buffer_cap": 3.0}),
+}
+
+
+@pytest.mark.parametrize("name", list(AGAD_ENSEMBLES))
+def test_replica_ensemble_agad(name: str) -> None:
+    """V3 for AGAD: R = 400, 100 batches; also its running and past means of the reads (read noise on)."""
+    device_fields, compound = AGAD_ENSEMBLES[name]
+    config = rpu_config(_softbounds(**device_fields), fast_lr=1.0, algorithm="agad", **compound)
+    weights = 0.3 * torch.randn(4, 6, generator=torch.Generator().manual_seed(7))
+    ensemble = run_ensemble(config, weights, _stream(4, 6, 100, 8, seed=8), 6.0, 400, key=40_000)
+    assert "past mean" in ensemble.got
+    _assert_ensemble(name, ensemble, dw_min=1e-3)

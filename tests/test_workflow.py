@@ -331,7 +331,7 @@ def test_the_comparison_covers_every_pair_selects_on_validation_and_records_the_
         chosen = arm[arm.selected]
         assert chosen.hyperparameters.nunique() == 1 and chosen.val_error_mean.iloc[0] == arm.val_error_mean.min()
     simulators = runs.groupby("algorithm").simulator.unique().to_dict()
-    assert list(simulators["c-ttv2"]) == ["fast"] and list(simulators["agad"]) == ["aihwkit"]
+    assert list(simulators["c-ttv2"]) == list(simulators["agad"]) == ["fast"] and list(simulators["sgd"]) == ["aihwkit"]
     summary = pd.read_csv(tables / "compare_summary.csv")
     assert set(summary.analog_layers) == {"all", "backbone", "head"} and summary.states.notna().all()
     hfo2 = summary[summary.compare_device == "hfo2"]
@@ -339,11 +339,27 @@ def test_the_comparison_covers_every_pair_selects_on_validation_and_records_the_
     record = json.loads(only(finished_run, "results/compare/5class/agad/hfo2/layers~all/fast_lr~0.1/seed~0/run.json").read_text())
     assert record["algorithm"]["compound_class"] == "DynamicTransferCompound"
     assert record["rpu_config"]["device"]["fast_lr"] == 0.1 and record["rpu_config"]["device"]["auto_granularity"] == 10000.0
-    assert record["simulator_choice"]["simulator"] == "aihwkit" and record["analog_device"]["device"] == "ReRamArrayHfO2PresetDevice"
+    assert record["simulator_choice"]["simulator"] == "fast" and record["analog_device"]["device"] == "ReRamArrayHfO2PresetDevice"
     head_only = json.loads(only(finished_run, "results/compare/2class/c-ttv2/nominal/layers~head/fast_lr~0.1/seed~0/run.json").read_text())
     assert len(head_only["analog_layers"]) == 1 and head_only["parameters"]["digital_trained"] > record["parameters"]["digital_trained"]
     for figure in ("fig6_test_error_by_algorithm_and_device", "fig_layers_test_error_by_analog_layers"):
         assert (finished_run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
+def test_a_comparison_device_with_weight_mapping_runs_mapped_tiles_and_records_the_mapping(copy_of_run, tiny_config):
+    """compare.devices.<name>.mapping is set over analog.mapping for that device's runs only."""
+    config = copy.deepcopy(tiny_config)
+    config["compare"]["devices"]["hfo2_mapped"] = {"name": "ReRamArrayHfO2PresetDevice",
+                                                   "mapping": {"weight_scaling_omega": 0.8}}
+    write_config(copy_of_run, config)
+    target = "results/compare/2class/agad/hfo2_mapped/layers~all/fast_lr~0.1/seed~0/final.json"
+    snakemake(copy_of_run, "--cores", "2", target)
+    record = json.loads((copy_of_run / target).with_name("run.json").read_text())
+    assert record["rpu_config"]["mapping"]["weight_scaling_omega"] == 0.8
+    assert record["simulator_choice"]["simulator"] == "fast"
+    assert record["simulator"]["settings"]["mapping"]["weight_scaling_omega"] == 0.8
+    plain = json.loads(only(copy_of_run, "results/compare/2class/agad/hfo2/layers~all/fast_lr~0.1/seed~0/run.json").read_text())
+    assert plain["rpu_config"]["mapping"]["weight_scaling_omega"] == 0.0
 
 
 def test_adding_an_algorithm_runs_only_its_jobs_and_the_comparison_tables(copy_of_run, tiny_config):

@@ -176,6 +176,8 @@ ALGORITHMS = ("sgd", "mp", "tiki-taka", "ttv2", "c-ttv2", "agad")  # aihwkit bui
 PAPER_ALGORITHM = "c-ttv2"  # the paper's algorithm: the main grid's, and the comparison's analog-layer ablations
 # Algorithms whose compound has a fast_lr field in aihwkit 1.2.0 (tests/test_algorithms.py checks against aihwkit).
 FAST_LR_ALGORITHMS = ("tiki-taka", "ttv2", "c-ttv2", "agad")
+# Algorithms the fast simulator computes (their Table I configs pass its scope check; tests/test_algorithms.py).
+FAST_SIMULATOR_ALGORITHMS = ("ttv2", "c-ttv2", "agad")
 
 ALL_LAYERS = "all"  # every Linear layer analog
 BACKBONE_LAYERS = "backbone"  # the backbone analog, the head digital

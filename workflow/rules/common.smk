@@ -448,9 +448,12 @@ ANALOG_SIMULATORS = analog_simulators()
 
 
 def compare_device_params(device):
-    """AnalogConfig fields of a comparison run on named device ``device`` (the compare entry replaces analog.device)."""
+    """AnalogConfig fields of a comparison run on named device ``device``: the compare entry replaces analog.device,
+    and its ``mapping`` fields are set over analog.mapping."""
     entry = COMPARE["devices"][device]
-    return {**analog_params(), "device": {"name": entry["name"], "fields": entry.get("fields", {})}}
+    params = analog_params()
+    return {**params, "device": {"name": entry["name"], "fields": entry.get("fields", {})},
+            "mapping": {**params["mapping"], **entry.get("mapping", {})}}
 
 
 def buildable_pairs():

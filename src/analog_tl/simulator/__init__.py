@@ -1,8 +1,9 @@
-"""A fast, seedable simulator of aihwkit 1.2.0's CPU c-TTv2 training step.
+"""A fast, seedable simulator of aihwkit 1.2.0's CPU c-TTv2 (and TTv2 and AGAD) training step.
 
 It computes what aihwkit's CPU simulator computes for a ``ChoppedTransferCompound``
-(c-TTv2) over two ``SoftBoundsReferenceDevice`` on linear layers with digital
-bias: the forward and backward passes through aihwkit's IO model (abs-max
+(c-TTv2; TTv2 is its chopper-free setting) or a ``DynamicTransferCompound`` (AGAD,
+whose transfer reads A against a past mean of its reads) over two
+``SoftBoundsReferenceDevice`` on linear layers with digital bias: the forward and backward passes through aihwkit's IO model (abs-max
 noise management, DAC/ADC, output noise, iterative bound management), and
 per vector the auto-scaled update management, stochastic pulse trains with
 shared lines, per-pulse soft-bounds response with cycle-to-cycle and write

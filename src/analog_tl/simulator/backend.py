@@ -14,9 +14,11 @@ checks); ``auto`` (the default) the fastest the CPU has.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import torch
 
@@ -78,6 +80,19 @@ def update_for(device: torch.device) -> Callable[..., torch.Tensor]:
     if kernel_name(device) == "cpp" and _update_path() == "reference":
         return module.cttv2_update_reference
     return module.cttv2_update
+
+
+def agad_update_for(device: torch.device) -> Callable[..., torch.Tensor]:
+    """The AGAD update for tensors on ``device``: ``update_for``'s arguments, then AGAD's four state tensors."""
+    module = ops_for(device)
+    if kernel_name(device) == "triton":
+        return module.agad_update
+    path = 1 if _update_path() == "reference" else 0
+    return functools.partial(_cpp_agad, module.agad_update, path)
+
+
+def _cpp_agad(update: Callable[..., torch.Tensor], path: int, *args: Any) -> torch.Tensor:
+    return update(*args, path)
 
 
 def describe(device: torch.device) -> dict[str, str]:

@@ -32,7 +32,7 @@ def tile_key(seed: int, layer: str, tile: int) -> int:
 
 
 def load_aihwkit_tile(target: SimTile, tile: Any) -> None:
-    """Copy an aihwkit c-TTv2 tile's state into ``target`` (shapes must agree)."""
+    """Copy an aihwkit c-TTv2 or AGAD tile's state into ``target`` (shapes and algorithm must agree)."""
     hidden = tile.get_hidden_parameters()
     extra = tile.tile.dump_extra()
 
@@ -47,8 +47,20 @@ def load_aihwkit_tile(target: SimTile, tile: Any) -> None:
             weights.copy_(grab(persistent) if persistent in hidden else apparent)
             for k, field in enumerate(DEVICE_FIELDS):
                 device[k].copy_(grab(f"{field}_{role}"))
-        target.transfer_buffer.copy_(grab("buffered_FP_weight_0"))
+        if target.mapped:
+            scales = tile.get_mapping_scales()
+            target.mapping_scales.copy_(scales.detach().to(torch.float32).view(-1))
+            target.mapping_lr_scale.fill_(float(tile.mapping_lr_scale))
+        agad = target.settings.compound.algorithm == "agad"
+        target.transfer_buffer.copy_(grab("buffered_FP_weight" if agad else "buffered_FP_weight_0"))
         prefix = "rpu.rpu_device."
+        if agad:
+            target.running_mean.copy_(grab("running_mean_weight"))
+            target.past_mean.copy_(grab("past_mean_weight"))
+            target.in_chopper_switched.copy_(torch.tensor(extra[prefix + "in_chopper_switched"]).to(torch.uint8))
+            target.transfer_counter.fill_(int(extra[prefix + "transfer_counter"][0]))
+            if extra[prefix + "count_lr_scale"][0] != 1.0:
+                raise ValueError("the tile's count_lr_scale is not 1; the simulator has no fast-lr feedback")
         target.in_chopper.copy_(torch.tensor(extra[prefix + "in_chopper"]).to(torch.uint8))
         if any(extra[prefix + "out_chopper"]):
             raise ValueError("the tile's output choppers are set; the simulator has out_chop_prob 0")
@@ -122,7 +134,8 @@ def describe(model: nn.Module, seed: int) -> dict[str, Any]:
         build_key = f"unavailable: {error}"
     return {
         "name": "fast",
-        "implementation": "analog_tl.simulator (aihwkit 1.2.0 CPU c-TTv2 step): compiled C++ kernel csrc/cttv2.cpp "
+        "implementation": "analog_tl.simulator (aihwkit 1.2.0 CPU c-TTv2, TTv2 and AGAD step): compiled C++ kernel "
+                          "csrc/cttv2.cpp "
                           "on the CPU, Triton kernels simulator/gpu_kernels.py on CUDA ('kernel' says which ran)",
         "kernel_build_key": build_key,
         "settings": settings,

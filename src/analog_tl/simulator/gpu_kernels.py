@@ -22,7 +22,9 @@ The update of one tile (a fused per-crosspoint scheme: each crosspoint runs thro
    value of A that each transfer reads, at its read time;
 4. :func:`transfer_kernel`: the reads through H to C, parallel over rows and
    over the columns of distinct transfers (a column read twice in a batch is
-   handled in order by one program).
+   handled in order by one program); for AGAD (``AGAD``) against the past mean
+   of the reads, with the running mean updated and C written only once the
+   first chopper period has passed (the per-vector flags come from the launcher).
 """
 
 from __future__ import annotations
@@ -310,14 +312,19 @@ def fast_update_kernel(
 def transfer_kernel(
     h, c_w, c_app, dev_c, pointer, reads, read_chop, counts, table, m, n, p, k0, k1, call,
     read_noise, read_res, read_bound, lr_scale, max_steps, momentum, sub_momentum, dw_min_std, write_noise,
+    mean, past, switched_before, write_ok, mean_keep, sample_momentum, buffer_cap,
     FORGET_BUFFER: tl.constexpr, MULT_NOISE: tl.constexpr, WRITE_NOISE: tl.constexpr, READ_NOISE: tl.constexpr,
-    READ_STEPS: tl.constexpr, BLOCK_I: tl.constexpr, BLOCK_K: tl.constexpr,
+    READ_STEPS: tl.constexpr, AGAD: tl.constexpr, BUFFER_CAP: tl.constexpr, BLOCK_I: tl.constexpr,
+    BLOCK_K: tl.constexpr,
 ):
     """The transfers of vectors b = k, k + n, k + 2n, ... (one column each, in order) for a block of rows.
 
     Per transfer and row: read (noise, ADC step, clip), scale, accumulate into
     H with the chopper's sign; a crossing of |H| >= 1 gives one pulse on C and
-    resets (forget) or reduces H.
+    resets (forget) or reduces H. AGAD accumulates the read minus the past mean
+    (which takes the running mean where ``switched_before[b]``), caps H at
+    ``buffer_cap`` (no forget), updates the running mean by ``sample_momentum``
+    and pulses C only where ``write_ok[b]``.
     """
     pid_i = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -341,9 +348,18 @@ def transfer_kernel(
             r = _rint(tl.math.div_rn(r, read_res)) * read_res
         r = tl.where(r > read_bound, read_bound, r)
         r = tl.where(r < -read_bound, -read_bound, r)
-        val = r * lr_scale
         in_chop = tl.load(read_chop + b, mask=live, other=0) != 0
-        omega = tl.load(h + element, mask=mask, other=0.0) + tl.where(in_chop[None, :], -val, val)
+        if AGAD:
+            reset = tl.load(switched_before + b, mask=live, other=0) != 0
+            running = tl.load(mean + element, mask=mask, other=0.0)
+            mu_past = tl.where(reset[None, :], running, tl.load(past + element, mask=mask, other=0.0))
+            tl.store(past + element, mu_past, mask=mask)
+            dw = r - mu_past
+            dw = tl.where(in_chop[None, :], -dw, dw)
+            omega = tl.load(h + element, mask=mask, other=0.0) + dw * lr_scale
+        else:
+            val = r * lr_scale
+            omega = tl.load(h + element, mask=mask, other=0.0) + tl.where(in_chop[None, :], -val, val)
         crossing = tl.abs(omega) >= 1.0
         n_steps = tl.maximum(tl.minimum(_trunc(omega), max_steps), -max_steps)
         n_steps = tl.where(crossing, n_steps, 0.0)
@@ -351,8 +367,13 @@ def transfer_kernel(
             omega = tl.where(crossing, omega * momentum, omega)
         else:
             omega = tl.where(crossing, omega - sub_momentum * n_steps, omega)
+            if BUFFER_CAP:
+                omega = tl.where(crossing, tl.minimum(tl.maximum(omega, -buffer_cap), buffer_cap), omega)
         tl.store(h + element, omega, mask=mask)
         pulse = mask & (n_steps != 0.0)
+        if AGAD:
+            tl.store(mean + element, running * mean_keep + r * sample_momentum, mask=mask)
+            pulse = pulse & (tl.load(write_ok + b, mask=live, other=0) != 0)[None, :]
         if tl.max(tl.max(pulse.to(tl.int32), 1), 0) > 0:
             draw = rows[:, None] + 0 * b[None, :]
             xi = _normal(table, key0, key1, call, 8, 0, b[None, :], draw)

@@ -21,7 +21,9 @@ from analog_tl.simulator.kernel import normal_table
 # csrc/cttv2.cpp ``enum Cfg``
 (FAST_LR, DESIRED_BL, DW_MIN_A, DW_MIN_C, AUTO_MOMENTUM, AUTO_GRANULARITY, BUFFER_GRANULARITY, TRANSFER_EVERY,
  TRANSFER_LR, MOMENTUM, FORGET_BUFFER, IN_CHOP_PROB, MAX_STEPS, READ_NOISE, READ_RES, READ_BOUND,
- A_DW_MIN_STD, A_WRITE_NOISE, A_MULT_NOISE, C_DW_MIN_STD, C_WRITE_NOISE, C_MULT_NOISE, AUTO_SCALE, N_CFG) = range(24)
+ A_DW_MIN_STD, A_WRITE_NOISE, A_MULT_NOISE, C_DW_MIN_STD, C_WRITE_NOISE, C_MULT_NOISE, AUTO_SCALE,
+ ALGORITHM, IN_CHOP_RANDOM, TAIL_WEIGHTENING, BUFFER_CAP, GAMMA, N_CFG) = range(29)
+AGAD = 1  # ``enum Algorithm``
 
 BLOCK = 128  # elements per program step of the DAC and ADC kernels
 BLOCK_VECTORS, BLOCK_LINES = 16, 64  # vectors x lines per program step of the pulse-train kernel
@@ -49,6 +51,8 @@ def _f32(value: float) -> np.float32:
 def _transfer_scale(cfg: list[float], lr: float, n: int) -> tuple[float, float]:
     """(transfer_lr, lr_scale): getTransferLR and getTransferLRScale / getBufferGranularity, float32 as the C++."""
     transfer_lr = _f32(cfg[TRANSFER_LR]) * _f32(lr)
+    if _f32(cfg[GAMMA]) > 0:  # BufferedTransfer getTransferLR: times gamma_from / gamma_to (gamma, 1)
+        transfer_lr = transfer_lr * (_f32(cfg[GAMMA]) / _f32(1.0))
     buffer_gran = _f32(cfg[BUFFER_GRANULARITY]) if _f32(cfg[BUFFER_GRANULARITY]) > 0 else _f32(1.0)
     dw_min_a = _f32(cfg[DW_MIN_A])
     if _f32(cfg[AUTO_GRANULARITY]) > 0:
@@ -66,6 +70,37 @@ def _abs_max(v: torch.Tensor) -> torch.Tensor:
     return v.abs().amax(dim=1)
 
 
+def agad_samples(in_chop_prob: float) -> int:
+    """AGAD's chopper period in transfers of a column (aihwkit's ``getNumInChopSamples``, float32)."""
+    prob = _f32(in_chop_prob)
+    return max(int(np.ceil(_f32(1.0) / prob)), 2) if prob > 0 else 2
+
+
+def _agad_schedule(flips: torch.Tensor, pointer: torch.Tensor, agad: tuple[torch.Tensor, ...], m: int, n: int,
+                   cfg: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """AGAD's per-vector flags on the device (the C++ ``agad_schedule``), and its state after the batch.
+
+    ``flips`` [m] holds the random switches (zeros unless ``in_chop_random``); the regular switch at the end
+    of each chopper period is added in place. Returns ``switched_before`` and ``write_ok`` [m] uint8; the
+    switched flags and the counter of ``agad`` are advanced.
+    """
+    _, _, switched, counter = agad
+    n_samples = agad_samples(cfg[IN_CHOP_PROB])
+    position = pointer + torch.arange(m, device=flips.device)  # [m]: s0 + b
+    column = position % n
+    passes = counter + torch.div(position, n, rounding_mode="floor")  # the counter at vector b's transfer
+    flips |= (passes % n_samples + 1 == n_samples).to(torch.uint8)
+    switched_before = torch.empty(m, dtype=torch.uint8, device=flips.device)
+    first = min(m, n)  # a column's first transfer in the batch reads the stored flag, later ones the previous flip
+    switched_before[:first] = switched[column[:first]]
+    switched_before[first:] = flips[: m - first]
+    write_ok = (passes > n_samples).to(torch.uint8)
+    last = slice(max(0, m - n), m)  # distinct columns: each one's last transfer
+    switched[column[last]] = flips[last]
+    counter += torch.div(pointer + m, n, rounding_mode="floor")
+    return switched_before, write_ok
+
+
 def cttv2_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch.Tensor, c_app: torch.Tensor,
                  chopper: torch.Tensor, scalars: torch.Tensor, pointer: torch.Tensor, dev_a: torch.Tensor,
                  dev_c: torch.Tensor, x_in: torch.Tensor, d_in: torch.Tensor, cfg_t: torch.Tensor, lr: float,
@@ -74,6 +109,27 @@ def cttv2_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch
 
     Returns the counts [3] int64 on the tile's device: A pulses, C pulses, transfers.
     """
+    return _update(a, a_app, h, c, c_app, chopper, scalars, pointer, dev_a, dev_c, x_in, d_in, cfg_t, lr, key, call)
+
+
+def agad_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch.Tensor, c_app: torch.Tensor,
+                chopper: torch.Tensor, scalars: torch.Tensor, pointer: torch.Tensor, dev_a: torch.Tensor,
+                dev_c: torch.Tensor, x_in: torch.Tensor, d_in: torch.Tensor, cfg_t: torch.Tensor, lr: float,
+                key: int, call: int, mean: torch.Tensor, past: torch.Tensor, switched: torch.Tensor,
+                counter: torch.Tensor) -> torch.Tensor:
+    """One AnalogSGD step of one AGAD tile, in place (the C++ ``agad_update`` on the CPU; its state there)."""
+    for name, t in (("mean", mean), ("past", past)):
+        if not t.is_contiguous() or t.dtype != torch.float32 or t.shape != a.shape:
+            raise ValueError(f"AGAD's {name} must be contiguous float32 of the tile's shape")
+    return _update(a, a_app, h, c, c_app, chopper, scalars, pointer, dev_a, dev_c, x_in, d_in, cfg_t, lr, key, call,
+                   (mean, past, switched, counter))
+
+
+def _update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch.Tensor, c_app: torch.Tensor,
+            chopper: torch.Tensor, scalars: torch.Tensor, pointer: torch.Tensor, dev_a: torch.Tensor,
+            dev_c: torch.Tensor, x_in: torch.Tensor, d_in: torch.Tensor, cfg_t: torch.Tensor, lr: float,
+            key: int, call: int, agad: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+    """The update of both algorithms; ``agad`` is AGAD's state (running and past means, switched flags, counter)."""
     for name, t in (("a", a), ("a_app", a_app), ("h", h), ("c", c), ("c_app", c_app), ("dev_a", dev_a),
                     ("dev_c", dev_c), ("scalars", scalars)):
         if not t.is_contiguous() or t.dtype != torch.float32:
@@ -95,7 +151,10 @@ def cttv2_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch
     tau = (_f32(1.0) - _f32(cfg[AUTO_MOMENTUM])) / _f32(m)
     transfer_lr, lr_scale = _transfer_scale(cfg, lr, n)
     transfer = transfer_lr != 0.0
-    chop = bool(transfer and _f32(cfg[IN_CHOP_PROB]) > 0)
+    if (int(cfg[ALGORITHM]) == AGAD) != (agad is not None):
+        raise ValueError("AGAD's state must be given exactly when cfg selects AGAD")
+    random_chop = bool(transfer and _f32(cfg[IN_CHOP_PROB]) > 0 and (agad is None or cfg[IN_CHOP_RANDOM] != 0.0))
+    chop = random_chop or (transfer and agad is not None)  # AGAD's chopper also switches at each period's end
     k0, k1 = _key(key)
     table = _table(str(device))
 
@@ -110,9 +169,10 @@ def cttv2_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch
     d_bits, flips = buffer(m, p, dtype=torch.uint8), torch.zeros(m, dtype=torch.uint8, device=device)
     k.bits_kernel[(triton_cdiv(m, BLOCK_VECTORS),)](
         x, d, x_max, d_max, m_x, m_d, x_place, d_bits, n_slots, flips, m, n, p, k0, k1, call, float(pulse_lr),
-        float(weight_granularity), float(_f32(cfg[IN_CHOP_PROB])), DESIRED_BL=desired_bl, CHOP=chop,
+        float(weight_granularity), float(_f32(cfg[IN_CHOP_PROB])), DESIRED_BL=desired_bl, CHOP=random_chop,
         BLOCK_V=BLOCK_VECTORS, BLOCK=BLOCK_LINES, **LAUNCH,
     )
+    agad_flags = _agad_schedule(flips, pointer, agad, m, n, cfg) if agad is not None and transfer else None
     reads, read_chop = buffer(m, p), buffer(m, dtype=torch.uint8)
     counts = torch.zeros(3, dtype=torch.int64, device=device)
     a_write = float(_f32(cfg[A_WRITE_NOISE]))
@@ -129,12 +189,25 @@ def cttv2_update(a: torch.Tensor, a_app: torch.Tensor, h: torch.Tensor, c: torch
         c_write = float(_f32(cfg[C_WRITE_NOISE]))
         read_noise = float(_f32(cfg[READ_NOISE]))
         grid = (triton_cdiv(p, BLOCK_ROWS), triton_cdiv(min(m, n), BLOCK_EVENTS))
+        if agad_flags is None:
+            mean = past = h  # not read: AGAD is off
+            switched_before = write_ok = read_chop
+            sample_momentum = keep = buffer_cap = _f32(0.0)
+        else:
+            mean, past = agad[0], agad[1]
+            switched_before, write_ok = agad_flags
+            sample_momentum = min(_f32(cfg[TAIL_WEIGHTENING]) / _f32(agad_samples(cfg[IN_CHOP_PROB])), _f32(1.0))
+            keep = _f32(1.0) - sample_momentum
+            buffer_cap = _f32(int(cfg[MAX_STEPS])) * _f32(cfg[BUFFER_CAP])
         k.transfer_kernel[grid](
             h, c, c_app, dev_c, pointer, reads, read_chop, counts, table, m, n, p, k0, k1, call, read_noise,
             float(_f32(cfg[READ_RES])), float(_f32(cfg[READ_BOUND])), lr_scale, float(_f32(cfg[MAX_STEPS])),
             float(momentum), float(sub_momentum), float(_f32(cfg[C_DW_MIN_STD])), c_write,
+            mean, past, switched_before, write_ok, float(keep), float(sample_momentum), float(buffer_cap),
             FORGET_BUFFER=cfg[FORGET_BUFFER] != 0.0, MULT_NOISE=cfg[C_MULT_NOISE] != 0.0, WRITE_NOISE=c_write > 0.0,
-            READ_NOISE=read_noise > 0.0, READ_STEPS=bool(_f32(cfg[READ_RES]) > 0), BLOCK_I=BLOCK_ROWS, BLOCK_K=BLOCK_EVENTS, **LAUNCH,
+            READ_NOISE=read_noise > 0.0, READ_STEPS=bool(_f32(cfg[READ_RES]) > 0), AGAD=agad_flags is not None,
+            BUFFER_CAP=bool(agad_flags is not None and buffer_cap > 0), BLOCK_I=BLOCK_ROWS, BLOCK_K=BLOCK_EVENTS,
+            **LAUNCH,
         )
         counts[2] = m
     pointer.add_(m).remainder_(n)

@@ -193,8 +193,27 @@ def with_drawn_devices(template: nn.Module, settings: TileSettings, population: 
     return model
 
 
+def mapped_weight(tile: SimTile, weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` as aihwkit's ``apply_weight_scaling`` maps it into the tile (W / alpha), setting the tile's
+    mapping scales alpha = max |W| / omega (per output row if columnwise) and its learning-rate scale."""
+    mapping = tile.settings.mapping
+    if not tile.mapped:
+        return weight
+    if mapping.columnwise:
+        weight_max, _ = torch.max(weight.abs(), 1, keepdim=True)
+    else:
+        weight_max = torch.max(weight.abs()).view(1)
+    alpha = weight_max / mapping.weight_scaling_omega
+    alpha[alpha == 0.0] = 1.0
+    tile.mapping_scales.copy_(alpha.flatten())
+    tile.mapping_lr_scale.fill_(1.0 / tile.mapping_scales.mean().item() if mapping.lr_compensation else 1.0)
+    return weight / alpha
+
+
 def _program(tile: SimTile, weight: torch.Tensor) -> None:
-    """C = ``weight`` within C's bounds (the device computes on w + reference); the rest of the state zero."""
+    """C = ``weight`` (mapped, :func:`mapped_weight`) within C's bounds (the device computes on w + reference);
+    the rest of the state zero."""
+    weight = mapped_weight(tile, weight.float())
     reference = tile.device_slow[DEVICE_FIELDS.index("reference")]
     low = tile.device_slow[DEVICE_FIELDS.index("min_bound")] - reference
     high = tile.device_slow[DEVICE_FIELDS.index("max_bound")] - reference

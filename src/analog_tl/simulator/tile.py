@@ -20,6 +20,29 @@ buffer                    shape        meaning
 ``calls``                 [3] int64    forward, backward and update calls so far (random counters)
 ========================  ===========  ====================================================
 
+With residual learning (``settings.compound.gamma`` != 0) the visible weight of forward and backward
+is ``gamma * chi * A + C`` as read, computed as aihwkit 1.2.0's ``ChoppedTransferRPUDevice::
+reduceToWeights`` computes it (:meth:`SimTile.visible_weights`), where ``chi`` is -1 where a chopper
+is set. aihwkit 1.2.0 takes crosspoint (i, j)'s chopper from column ``(i * in_size + j) // out_size``
+(its loop reads the row-major weights as column-major), not from column j; the simulator does the
+same, so that it stays exact.
+
+With weight mapping (``settings.mapping.weight_scaling_omega`` > 0) a tile holds aihwkit's
+``mapping_scales`` alpha ([1], or [p] per output row with ``columnwise``) and ``mapping_lr_scale``
+([1] float64): forward outputs and backward inputs are multiplied by alpha, update gradients divided by
+alpha times the learning-rate scale and the learning rate multiplied by it, as aihwkit's
+``TileWithPeriphery`` does (``MappingSettings``).
+
+AGAD tiles (``settings.compound.algorithm == "agad"``) hold four more, as aihwkit's
+``DynamicTransferRPUDevice``:
+
+========================  ===========  ====================================================
+``running_mean``          [p, n]       running mean of the reads of A
+``past_mean``             [p, n]       the running mean at the last chopper switch (the reference)
+``in_chopper_switched``   [n] uint8    1 where the column's chopper switched at its last transfer
+``transfer_counter``      [1] int64    full passes over the columns so far
+========================  ===========  ====================================================
+
 Every random number is drawn from Philox4x32-10 at (``key``, call counter,
 stream, vector, element), so a tile's results depend only on its state and
 inputs, not on threads, on other tiles or on the device: on the CPU the
@@ -33,7 +56,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from analog_tl.simulator.backend import update_for
+from analog_tl.simulator.backend import agad_update_for, update_for
 from analog_tl.simulator.io_model import analog_mvm, analog_mvm_backward, io_vector
 from analog_tl.simulator.settings import TileSettings
 
@@ -42,7 +65,7 @@ DEVICE_FIELDS = ("dwmin_up", "dwmin_down", "max_bound", "min_bound", "reference"
 
 
 class SimTile(nn.Module):
-    """A c-TTv2 tile of ``out_size`` x ``in_size`` crosspoints; see the module docstring for its state."""
+    """A c-TTv2 or AGAD tile of ``out_size`` x ``in_size`` crosspoints; see the module docstring for its state."""
 
     def __init__(self, out_size: int, in_size: int, settings: TileSettings, key: int = 0) -> None:
         super().__init__()
@@ -57,9 +80,30 @@ class SimTile(nn.Module):
         self.register_buffer("device_slow", torch.zeros(len(DEVICE_FIELDS), *shape))
         self.register_buffer("key", torch.tensor(key, dtype=torch.int64))
         self.register_buffer("calls", torch.zeros(3, dtype=torch.int64))
+        if self.mapped:
+            self.register_buffer("mapping_scales", torch.ones(out_size if settings.mapping.columnwise else 1))
+            self.register_buffer("mapping_lr_scale", torch.ones(1, dtype=torch.float64))
+        if self.agad:
+            self.register_buffer("running_mean", torch.zeros(shape))
+            self.register_buffer("past_mean", torch.zeros(shape))
+            self.register_buffer("in_chopper_switched", torch.zeros(in_size, dtype=torch.uint8))
+            self.register_buffer("transfer_counter", torch.zeros(1, dtype=torch.int64))
         self._kernel_config = settings.kernel_config()
+        # residual learning: the column whose chopper de-chops crosspoint (i, j) in aihwkit 1.2.0 (class docstring)
+        element = torch.arange(out_size * in_size).reshape(shape)
+        self.register_buffer("chopper_column", torch.div(element, out_size, rounding_mode="floor"), persistent=False)
         self._io_forward, self._io_backward = io_vector(settings.forward), io_vector(settings.backward)
         self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (x, d) of backward passes since the last update
+
+    @property
+    def agad(self) -> bool:
+        """Whether the tile is an AGAD tile (its state has AGAD's means, switched flags and counter)."""
+        return self.settings.compound.algorithm == "agad"
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the tile maps its weights (its state has mapping scales and a learning-rate scale)."""
+        return self.settings.mapping.weight_scaling_omega > 0
 
     def extra_repr(self) -> str:
         return f"out_size={self.out_size}, in_size={self.in_size}"
@@ -76,37 +120,59 @@ class SimTile(nn.Module):
         counters[which] += 1
         return call
 
+    def visible_weights(self) -> torch.Tensor:
+        """The weights forward and backward compute with [out, in]: C as read, plus gamma * chi * A as read
+        with residual learning, in aihwkit's float32 operations (a gemv ``gamma * A + C``, then
+        ``(gamma * (chi - 1)) * A`` added)."""
+        gamma = self.settings.compound.gamma
+        if gamma == 0:
+            return self.slow_apparent
+        chi = 1.0 - 2.0 * self.in_chopper[self.chopper_column].float()
+        reduced = gamma * self.fast_apparent + self.slow_apparent
+        return reduced + (gamma * (chi - 1.0)) * self.fast_apparent
+
     def weights(self) -> torch.Tensor:
-        """The visible weights [out, in] (C as read)."""
-        return self.slow_apparent.detach().clone()
+        """The weights [out, in] the tile stands for: :meth:`visible_weights` times the mapping scales (a copy)."""
+        weights = self.visible_weights().detach().clone()
+        return weights * self.mapping_scales.view(-1, 1) if self.mapped else weights
 
     def forward_mvm(self, x: torch.Tensor) -> torch.Tensor:
         """Analog forward of x [m, in] -> [m, out] (noise on, as in aihwkit's train and eval modes)."""
         call = self._next_call(FORWARD)
-        return analog_mvm(self.slow_apparent, x.detach().float().contiguous(), self.settings.forward, int(self.key), call,
-                          self._io_forward)
+        y = analog_mvm(self.visible_weights(), x.detach().float().contiguous(), self.settings.forward,
+                       int(self.key), call, self._io_forward)
+        return y * self.mapping_scales.view(1, -1) if self.mapped else y
 
     def backward_mvm(self, d: torch.Tensor) -> torch.Tensor:
-        """Analog backward of d [m, out] -> [m, in]."""
+        """Analog backward of d [m, out] -> [m, in] (d times the mapping scales first, as aihwkit's pre_backward)."""
         call = self._next_call(BACKWARD)
-        return analog_mvm_backward(self.slow_apparent, d.detach().float().contiguous(), self.settings.backward,
+        d = d.detach().float()
+        if self.mapped:
+            d = d * self.mapping_scales.view(1, -1)
+        return analog_mvm_backward(self.visible_weights(), d.contiguous(), self.settings.backward,
                                    int(self.key), call, self._io_backward)
 
     @torch.no_grad()
     def update(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> torch.Tensor:
-        """One c-TTv2 update with vectors x [m, in], gradients d [m, out] at learning rate ``lr``.
+        """One c-TTv2 (or AGAD) update with vectors x [m, in], gradients d [m, out] at learning rate ``lr``.
 
         Returns the counts [3] of A pulses, C pulses and transfers (on the tile's device). ``lr`` 0 does
         nothing (as aihwkit).
         """
         if lr == 0 or x.shape[0] == 0:
             return torch.zeros(3, dtype=torch.int64)
+        if self.mapped:  # aihwkit's pre_update and set_learning_rate
+            lr_scale = float(self.mapping_lr_scale)
+            d = d.detach().float() / (self.mapping_scales.view(1, -1) * lr_scale)
+            lr = lr * lr_scale
         call = self._next_call(UPDATE)
-        return update_for(self.fast.device)(
-            self.fast, self.fast_apparent, self.transfer_buffer, self.slow, self.slow_apparent, self.in_chopper,
-            self.running_max, self.pointer, self.device_fast, self.device_slow, x.detach().float(),
-            d.detach().float(), self._kernel_config, float(lr), int(self.key), call,
-        )
+        state = (self.fast, self.fast_apparent, self.transfer_buffer, self.slow, self.slow_apparent, self.in_chopper,
+                 self.running_max, self.pointer, self.device_fast, self.device_slow)
+        inputs = (x.detach().float(), d.detach().float(), self._kernel_config, float(lr), int(self.key), call)
+        if self.agad:
+            agad_state = (self.running_mean, self.past_mean, self.in_chopper_switched, self.transfer_counter)
+            return agad_update_for(self.fast.device)(*state, *inputs, *agad_state)
+        return update_for(self.fast.device)(*state, *inputs)
 
     def apply_pending(self, lr: float) -> torch.Tensor | None:
         """Update with every (x, d) stored since the last update, concatenated in order (AnalogSGD's step)."""

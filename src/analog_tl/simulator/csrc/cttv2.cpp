@@ -578,12 +578,23 @@ inline Device device_of(const torch::Tensor &params, float dw_min_std, float wri
 }
 
 // ---------------------------------------------------------------------------------------
-// Settings of the compound, float32 as aihwkit holds them. Layout of `cfg` (float64 tensor):
+// Settings of the compound, float32 as aihwkit holds them. Layout of `cfg` (float64 tensor). ALGORITHM
+// to BUFFER_CAP are AGAD's (DynamicTransferCompound): ALGORITHM 1 selects its transfer (0: c-TTv2's).
+// GAMMA: residual learning's weight of A (gamma_vec[0], with gamma_vec[1] = 1).
 enum Cfg {
   FAST_LR, DESIRED_BL, DW_MIN_A, DW_MIN_C, AUTO_MOMENTUM, AUTO_GRANULARITY, BUFFER_GRANULARITY, TRANSFER_EVERY,
   TRANSFER_LR, MOMENTUM, FORGET_BUFFER, IN_CHOP_PROB, MAX_STEPS, READ_NOISE, READ_RES, READ_BOUND,
-  A_DW_MIN_STD, A_WRITE_NOISE, A_MULT_NOISE, C_DW_MIN_STD, C_WRITE_NOISE, C_MULT_NOISE, AUTO_SCALE, N_CFG
+  A_DW_MIN_STD, A_WRITE_NOISE, A_MULT_NOISE, C_DW_MIN_STD, C_WRITE_NOISE, C_MULT_NOISE, AUTO_SCALE,
+  ALGORITHM, IN_CHOP_RANDOM, TAIL_WEIGHTENING, BUFFER_CAP, GAMMA, N_CFG
 };
+enum Algorithm : int { CTTV2 = 0, AGAD = 1 };
+
+// AGAD's chopper period in transfers of a column: aihwkit's getNumInChopSamples.
+inline uint32_t agad_samples(float in_chop_prob) {
+  int n_samples = 2;
+  if (in_chop_prob > 0.0f) n_samples = std::max((int)ceilf(1.0f / in_chop_prob), 2);
+  return (uint32_t)n_samples;
+}
 
 inline float fabs_max(const float *v, int64_t size) {
   float m = 0.0f;
@@ -655,14 +666,69 @@ struct UpdateCall {
   std::vector<uint8_t> flips;    // [m]: the chopper of column (s0 + b) % n flips after vector b's transfer
   Device dev_a{}, dev_c{};
   float *A = nullptr, *A_app = nullptr, *H = nullptr, *C = nullptr, *C_app = nullptr;  // [p, n]
+  // AGAD (DynamicTransferRPUDevice): running and past means of the reads [p, n]; per vector, whether its
+  // column's chopper switched at that column's previous transfer, and whether C may be written
+  // (transfer counter > chopper period); the switched flags [n] and the counter after the call.
+  bool agad = false;
+  float sample_momentum = 0.0f, buffer_cap = 0.0f;
+  float *mean = nullptr, *past = nullptr;
+  std::vector<uint8_t> switched_before, write_ok;  // [m]
+  std::vector<uint8_t> switched_after;              // [n]
+  int64_t counter_after = 0;
 };
+
+// AGAD's state besides c-TTv2's: running and past means [p, n] float32, switched flags [n] uint8,
+// transfer counter [1] int64 (aihwkit's running_mean_weight, past_mean_weight, in_chopper_switched,
+// transfer_counter).
+struct AgadState {
+  torch::Tensor mean, past, switched, counter;
+};
+
+// AGAD's per-vector schedule (DynamicTransferRPUDevice::readAndUpdate, the parts that do not depend on
+// the row): the sample within the chopper period, the regular chopper switch at its end (plus a random
+// one if in_chop_random), the flag that resets a column's past mean, and the gate on writing C. The
+// counter advances after the transfer of the last column; a zero transfer rate returns before any of it.
+void agad_schedule(UpdateCall &u, const AgadState &st, float in_chop_prob, bool in_chop_random,
+                   float tail_weightening, float buffer_cap) {
+  for (const auto *t : {&st.mean, &st.past}) {
+    TORCH_CHECK(t->is_contiguous() && t->dtype() == torch::kFloat32 && t->size(0) == u.p && t->size(1) == u.n,
+                "AGAD's means must be contiguous float32 [out, in]");
+  }
+  TORCH_CHECK(st.switched.is_contiguous() && st.switched.dtype() == torch::kUInt8 && st.switched.numel() == u.n,
+              "AGAD's switched flags must be contiguous uint8 [in]");
+  TORCH_CHECK(st.counter.dtype() == torch::kInt64 && st.counter.numel() == 1, "AGAD's counter must be int64 [1]");
+  const int64_t m = u.m, n = u.n;
+  const uint32_t n_samples = agad_samples(in_chop_prob);
+  u.sample_momentum = fminf(tail_weightening / (float)n_samples, 1.0f);
+  u.buffer_cap = (float)(int)u.max_steps * buffer_cap;
+  u.mean = st.mean.data_ptr<float>();
+  u.past = st.past.data_ptr<float>();
+  const uint8_t *switched0 = st.switched.data_ptr<uint8_t>();
+  u.switched_after.assign(switched0, switched0 + n);
+  u.switched_before.assign(m, 0);
+  u.write_ok.assign(m, 0);
+  uint64_t counter = (uint64_t)st.counter.data_ptr<int64_t>()[0];
+  Draws draws(u.key, u.call, CHOPPER, 0, 0);
+  for (int64_t b = 0; b < m && u.transfer_lr != 0.0f; ++b) {
+    const int64_t j = (u.s0 + b) % n;
+    const uint64_t current_sample = counter % n_samples + 1;
+    u.switched_before[b] = u.switched_after[j];
+    u.write_ok[b] = counter > n_samples;
+    bool flip = current_sample == n_samples;
+    if (in_chop_random && draws.uniform((uint32_t)b) < in_chop_prob) flip = true;
+    u.flips[b] = flip;
+    u.switched_after[j] = flip;
+    if (j == n - 1) ++counter;
+  }
+  u.counter_after = (int64_t)counter;
+}
 
 // Checks the tensors and computes the schedule (sequential, cheap): steps 1 of both paths.
 UpdateCall prepare_update(torch::Tensor &a, torch::Tensor &a_app, torch::Tensor &h, torch::Tensor &c,
                           torch::Tensor &c_app, torch::Tensor &chopper, torch::Tensor &scalars, torch::Tensor &pointer,
                           torch::Tensor &dev_a, torch::Tensor &dev_c, const torch::Tensor &x_t,
                           const torch::Tensor &d_t, const torch::Tensor &cfg_t, double lr_in, int64_t key_in,
-                          int64_t call_in) {
+                          int64_t call_in, const AgadState *agad) {
   for (const auto *t : {&a, &a_app, &h, &c, &c_app, &dev_a, &dev_c, &scalars}) {
     TORCH_CHECK(t->is_contiguous() && t->dtype() == torch::kFloat32, "tile state must be contiguous float32");
   }
@@ -683,6 +749,7 @@ UpdateCall prepare_update(torch::Tensor &a, torch::Tensor &a_app, torch::Tensor 
   u.key = make_key(key_in);
   u.call = (uint32_t)call_in;
   const float lr = (float)lr_in;
+  u.s0 = pointer.data_ptr<int64_t>()[0];
 
   const float fast_lr = (float)cfg[FAST_LR];
   u.desired_bl = (int)cfg[DESIRED_BL];
@@ -704,6 +771,8 @@ UpdateCall prepare_update(torch::Tensor &a, torch::Tensor &a_app, torch::Tensor 
 
   // transfer gain: getTransferLR, then getTransferLRScale / getBufferGranularity
   u.transfer_lr = (float)cfg[TRANSFER_LR] * lr;
+  const float gamma = (float)cfg[GAMMA];
+  if (gamma > 0.0f) u.transfer_lr *= gamma / 1.0f;  // BufferedTransfer getTransferLR: gamma_from / gamma_to
   float buffer_gran = (float)cfg[BUFFER_GRANULARITY] > 0.0f ? (float)cfg[BUFFER_GRANULARITY] : 1.0f;
   if ((float)cfg[AUTO_GRANULARITY] > 0.0f) {
     const float period = (float)n * fabsf((float)cfg[TRANSFER_EVERY]);
@@ -732,9 +801,13 @@ UpdateCall prepare_update(torch::Tensor &a, torch::Tensor &a_app, torch::Tensor 
   }
   sc[0] = m_x;
   sc[1] = m_d;
-  u.s0 = pointer.data_ptr<int64_t>()[0];
   u.flips.assign(m, 0);
-  if (u.transfer_lr != 0.0f && in_chop_prob > 0.0f) {
+  u.agad = (int)cfg[ALGORITHM] == AGAD;
+  TORCH_CHECK(u.agad == (agad != nullptr), "AGAD's state must be given exactly when cfg selects AGAD");
+  if (u.agad) {
+    agad_schedule(u, *agad, in_chop_prob, cfg[IN_CHOP_RANDOM] != 0.0, (float)cfg[TAIL_WEIGHTENING],
+                  (float)cfg[BUFFER_CAP]);
+  } else if (u.transfer_lr != 0.0f && in_chop_prob > 0.0f) {
     Draws draws(u.key, u.call, CHOPPER, 0, 0);
     for (int64_t b = 0; b < m; ++b) {
       u.flips[b] = draws.uniform((uint32_t)b) < in_chop_prob;  // element = vector here
@@ -779,6 +852,57 @@ inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_
     }
     u.H[e] = omega;
     if (n_steps != 0.0f) {  // one pulse on C: up for a positive step
+      const float xi = c_pulse_noise.normal((uint32_t)i);
+      const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
+      pulse(u.dev_c, e, n_steps < 0.0f, xi, xw, u.C[e], u.C_app[e]);
+      ++pulses;
+    }
+  }
+  return pulses;
+}
+
+// AGAD's transfer after vector b on rows [i0, i1) (DynamicTransferRPUDevice::readAndUpdate): read
+// column j of A as c-TTv2 does; where the column's chopper switched at its previous transfer, the past
+// mean takes the running mean; H accumulates the read minus the past mean, with the chopper's sign; a
+// threshold crossing gives one pulse on C once the counter has passed the first chopper period; the
+// running mean follows the read. Returns the C pulses. Shared by both paths.
+inline int64_t transfer_rows_agad(const UpdateCall &u, int64_t b, int64_t j, bool in_chop, int64_t i0, int64_t i1) {
+  const int64_t n = u.n;
+  const bool c_noise = u.dev_c.write_noise > 0.0f;
+  const bool switched = u.switched_before[b] != 0, write = u.write_ok[b] != 0;
+  const float keep = 1.0f - u.sample_momentum, agad_sub_momentum = 1.0f - u.momentum;
+  Draws read_noise_draws(u.key, u.call, READ, 0, (uint32_t)b);
+  Draws c_pulse_noise(u.key, u.call, C_PULSE, 0, (uint32_t)b);
+  Draws c_write_noise(u.key, u.call, C_WRITE, 0, (uint32_t)b);
+  int64_t pulses = 0;
+  for (int64_t i = i0; i < i1; ++i) {
+    const int64_t e = i * n + j;
+    float r = u.A_app[e];
+    if (u.read_noise > 0.0f) r += u.read_noise * read_noise_draws.normal((uint32_t)i);
+    if (u.read_res > 0.0f) r = rintf(r / u.read_res) * u.read_res;
+    r = (r > u.read_bound) ? u.read_bound : r;
+    r = (r < -u.read_bound) ? -u.read_bound : r;
+    float mu_past = u.past[e];
+    if (switched) {
+      mu_past = u.mean[e];
+      u.past[e] = mu_past;
+    }
+    float dw = r - mu_past;
+    dw = in_chop ? -dw : dw;
+    float omega = u.H[e] + dw * u.lr_scale;
+    float n_steps = 0.0f;
+    if (fabsf(omega) >= 1.0f) {
+      n_steps = fmaxf(fminf(truncf(omega), u.max_steps), -u.max_steps);
+      if (u.forget_buffer) {
+        omega *= u.momentum;
+      } else {
+        omega -= agad_sub_momentum * n_steps;
+        if (u.buffer_cap > 0.0f) omega = fminf(fmaxf(omega, -u.buffer_cap), u.buffer_cap);
+      }
+    }
+    u.H[e] = omega;
+    u.mean[e] = u.mean[e] * keep + r * u.sample_momentum;
+    if (n_steps != 0.0f && write) {  // one pulse on C: up for a positive step
       const float xi = c_pulse_noise.normal((uint32_t)i);
       const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
       pulse(u.dev_c, e, n_steps < 0.0f, xi, xw, u.C[e], u.C_app[e]);
@@ -863,7 +987,7 @@ std::pair<int64_t, int64_t> pulses_reference(const UpdateCall &u, const uint8_t 
         }
         if (u.transfer_lr == 0.0f) continue;  // readAndUpdate returns at lr 0 (the pointer still moves)
         const int64_t j = (u.s0 + b) % n;
-        my_c += transfer_rows(u, b, j, chop[j] != 0, i0, i1);
+        my_c += u.agad ? transfer_rows_agad(u, b, j, chop[j] != 0, i0, i1) : transfer_rows(u, b, j, chop[j] != 0, i0, i1);
         if (u.flips[b]) chop[j] ^= 1u;
       }
     }
@@ -1199,7 +1323,10 @@ std::pair<int64_t, int64_t> pulses_avx2(const UpdateCall &u, const uint8_t *chop
         }
         if (u.transfer_lr == 0.0f) continue;  // readAndUpdate returns at lr 0 (the pointer still moves)
         const int64_t j = (u.s0 + b) % n;
-        my_c += transfer_rows_avx2(u, b, j, (chop_bits[j >> 3] >> (j & 7)) & 1u, i0, i1, scratch_read.data());
+        const bool in_chop = (chop_bits[j >> 3] >> (j & 7)) & 1u;
+        // AGAD's transfer is the scalar one: one column per vector, a small part of the step
+        my_c += u.agad ? transfer_rows_agad(u, b, j, in_chop, i0, i1)
+                       : transfer_rows_avx2(u, b, j, in_chop, i0, i1, scratch_read.data());
         if (u.flips[b]) {
           chop_bits[j >> 3] ^= (uint8_t)(1u << (j & 7));
           chop_words[j] = ~chop_words[j];
@@ -1225,11 +1352,11 @@ std::string update_isa() { return has_avx2() ? "avx2" : "scalar"; }
 torch::Tensor update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h, torch::Tensor c, torch::Tensor c_app,
                      torch::Tensor chopper, torch::Tensor scalars, torch::Tensor pointer, torch::Tensor dev_a,
                      torch::Tensor dev_c, torch::Tensor x_in, torch::Tensor d_in, torch::Tensor cfg_t, double lr_in,
-                     int64_t key_in, int64_t call_in, bool vector, int64_t mode) {
+                     int64_t key_in, int64_t call_in, bool vector, int64_t mode, const AgadState *agad = nullptr) {
   auto x_t = x_in.contiguous().to(torch::kFloat32);
   auto d_t = d_in.contiguous().to(torch::kFloat32);
   const UpdateCall u = prepare_update(a, a_app, h, c, c_app, chopper, scalars, pointer, dev_a, dev_c, x_t, d_t, cfg_t,
-                                      lr_in, key_in, call_in);
+                                      lr_in, key_in, call_in, agad);
   const uint8_t *chop0 = chopper.data_ptr<uint8_t>();
   std::pair<int64_t, int64_t> pulses;
 #ifdef ANALOG_TL_X86
@@ -1249,6 +1376,10 @@ torch::Tensor update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h, torc
     if (u.flips[b]) chop_out[(u.s0 + b) % n] ^= 1u;
   }
   pointer.data_ptr<int64_t>()[0] = (u.s0 + m) % n;
+  if (agad != nullptr) {
+    std::copy(u.switched_after.begin(), u.switched_after.end(), agad->switched.data_ptr<uint8_t>());
+    agad->counter.data_ptr<int64_t>()[0] = u.counter_after;
+  }
   auto counts = torch::empty({3}, torch::kInt64);
   counts[0] = pulses.first;
   counts[1] = pulses.second;
@@ -1285,6 +1416,24 @@ torch::Tensor cttv2_update_vector(torch::Tensor a, torch::Tensor a_app, torch::T
                 call_in, true, mode);
 }
 
+// AGAD (aihwkit's DynamicTransferCompound): cttv2_update's arguments and AGAD's state, in place: running
+// and past means [p, n] float32, switched flags [n] uint8, transfer counter [1] int64. `path`: 0 the
+// vector path where the CPU has AVX2 (slots chosen by cost), 1 the scalar reference, 2 and 3 the vector
+// path with every slot dense or sparse (for the tests).
+torch::Tensor agad_update(torch::Tensor a, torch::Tensor a_app, torch::Tensor h, torch::Tensor c, torch::Tensor c_app,
+                          torch::Tensor chopper, torch::Tensor scalars, torch::Tensor pointer, torch::Tensor dev_a,
+                          torch::Tensor dev_c, torch::Tensor x_in, torch::Tensor d_in, torch::Tensor cfg_t, double lr_in,
+                          int64_t key_in, int64_t call_in, torch::Tensor mean, torch::Tensor past,
+                          torch::Tensor switched, torch::Tensor counter, int64_t path) {
+  TORCH_CHECK(path >= 0 && path <= 3, "path must be 0 (auto), 1 (reference), 2 (dense) or 3 (sparse)");
+  TORCH_CHECK(path < 2 || has_avx2(), "this CPU has no vector path (no AVX2)");
+  const AgadState state{mean, past, switched, counter};
+  const bool vector = path != 1;
+  const int64_t mode = path == 2 ? ALWAYS_DENSE : (path == 3 ? ALWAYS_SPARSE : CHOOSE);
+  return update(a, a_app, h, c, c_app, chopper, scalars, pointer, dev_a, dev_c, x_in, d_in, cfg_t, lr_in, key_in,
+                call_in, vector, mode, &state);
+}
+
 }  // namespace analog_tl
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
@@ -1295,6 +1444,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
              "cttv2_update by the scalar reference implementation (the same results, bit for bit)");
   module.def("cttv2_update_vector", &analog_tl::cttv2_update_vector,
              "cttv2_update on the vector path, slots pulsed densely (mode 1), sparsely (2) or by cost (0)");
+  module.def("agad_update", &analog_tl::agad_update,
+             "One AnalogSGD step of one AGAD tile, in place (path 0 auto, 1 scalar reference, 2 dense, 3 sparse)");
   module.def("update_isa", &analog_tl::update_isa, "The path cttv2_update takes on this CPU: avx2 or scalar");
   module.def("set_normal_table", &analog_tl::set_normal_table, "Set the 65536-entry normal table (once)");
   module.def("io_prepare", &analog_tl::io_prepare, "DAC: scale, quantise and clip rows of the input");
