@@ -8,8 +8,7 @@ checkpoint compare_pairs:
         "results/compare/pairs.json",
     params:
         algorithms=lambda wildcards: list(dict.fromkeys(a for a, _, _ in compare_arms())),
-        devices=COMPARE["devices"],
-        analog=lambda wildcards: analog_params(),
+        devices=lambda wildcards: {name: compare_device_params(name) for name in COMPARE["devices"]},
     conda:
         "../../envs/analog-tl.yaml"
     log:

@@ -19,7 +19,7 @@ import torch
 
 from analog_tl.analog.algorithms import build_algorithm_config, compound_fields
 from analog_tl.analog.devices import device_summary
-from analog_tl.config import AnalogConfig, DeviceConfig, TrainConfig
+from analog_tl.config import AnalogConfig, TrainConfig
 from analog_tl.data.prepared import load_prepared
 from analog_tl.errors import AnalogConfigError, first_line
 from analog_tl.io import write_json
@@ -74,21 +74,21 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[st
     }
 
 
-def check_pairs(
-    algorithms: list[str], devices: dict[str, DeviceConfig], analog_cfg: AnalogConfig, out: str | Path
-) -> dict[str, Any]:
-    """Try every (algorithm, device) pair (:func:`try_pair`); write the report (JSON) to ``out``.
+def check_pairs(algorithms: list[str], devices: dict[str, AnalogConfig], out: str | Path) -> dict[str, Any]:
+    """Try every (algorithm, named device) pair (:func:`try_pair`); write the report (JSON) to ``out``.
 
-    Each device entry also carries its key figures (states, noise, variability).
+    ``devices`` maps each name of ``compare.devices`` to the analog settings of its runs (its device,
+    and its weight mapping). Each device entry also carries its key figures (states, noise, variability).
     """
     report: dict[str, Any] = {"pairs": [], "devices": {}}
-    for name, device in devices.items():
+    for name, analog_cfg in devices.items():
+        device = analog_cfg.device
         try:
             report["devices"][name] = device_summary(device)
         except Exception as error:  # noqa: BLE001 (recorded: e.g. a unit cell has no single-device figures)
             report["devices"][name] = {"device": device.name, "summary_error": f"{type(error).__name__}: {error}"}
         for algorithm in algorithms:
-            result = try_pair(algorithm, dataclasses.replace(analog_cfg, device=device))
+            result = try_pair(algorithm, analog_cfg)
             log.info("%s on %s: %s %s", algorithm, name, result["status"], result["reason"])
             report["pairs"].append({"algorithm": algorithm, "device": name, **result})
     write_json(out, report)
