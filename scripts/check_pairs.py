@@ -7,7 +7,7 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
     from analog_tl.steps.compare import check_pairs
 
     check_pairs(
-        algorithms=snakemake.params.algorithms,  # noqa: F821
+        algorithms={name: (base, dict(fields)) for name, (base, fields) in snakemake.params.algorithms.items()},  # noqa: F821
         devices={name: from_dict(AnalogConfig, params) for name, params in snakemake.params.devices.items()},  # noqa: F821
         out=snakemake.output[0],  # noqa: F821
     )

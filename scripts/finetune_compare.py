@@ -13,6 +13,8 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         task=snakemake.wildcards.task,  # noqa: F821
         transfer=transfer_of(snakemake, snakemake.params.transfer_noise),  # noqa: F821
         algorithm=snakemake.wildcards.algorithm,  # noqa: F821
+        base_algorithm=snakemake.params.base_algorithm,  # noqa: F821
+        fixed_fields=dict(snakemake.params.fixed_fields),  # noqa: F821
         hyperparameters=dict(snakemake.params.hyperparameters),  # noqa: F821
         layers=snakemake.wildcards.layers,  # noqa: F821
         device_name=snakemake.wildcards.device,  # noqa: F821

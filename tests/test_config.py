@@ -40,6 +40,7 @@ def test_shipped_configs_are_valid(path):
 def test_every_overlay_names_its_base_on_its_first_line():
     overlays = [p for p in (REPO / "config").glob("*.yaml") if OVERLAY.match(p.read_text())]
     assert {p.name for p in overlays} == {"real-small-fast-lr.yaml", "real-small-seeds.yaml", "real-small-aihwkit.yaml",
+                                           "real-small-compare.yaml",
                                            "cifar-folders.yaml"}
     for path in overlays:
         assert (REPO / OVERLAY.match(path.read_text()).group(1)).is_file()

@@ -26,7 +26,8 @@ def _section(name: str) -> dict:
 
 
 def test_the_schemas_choices_are_the_vocabularys_words():
-    assert _section("compare")["algorithms"]["items"]["enum"] == list(v.ALGORITHMS)
+    variant = _section("compare")["variants"]["additionalProperties"]["properties"]
+    assert variant["algorithm"]["enum"] == list(v.ALGORITHMS)
     assert _section("analog")["simulator"]["enum"] == list(v.SIMULATORS)
     assert _section("compare")["simulator"]["enum"] == list(v.SIMULATOR_POLICIES)
     assert _section("compare")["simulator"]["default"] == v.AUTO

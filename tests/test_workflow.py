@@ -362,6 +362,27 @@ def test_a_comparison_device_with_weight_mapping_runs_mapped_tiles_and_records_t
     assert plain["rpu_config"]["mapping"]["weight_scaling_omega"] == 0.0
 
 
+def test_a_variant_runs_as_its_own_algorithm_on_the_devices_that_list_it(copy_of_run, tiny_config):
+    """compare.variants: residual learning as an algorithm of its own (its gamma grid), on the nominal device only."""
+    config = copy.deepcopy(tiny_config)
+    compare = config["compare"]
+    compare["variants"] = {"c-ttv2-rl": {"algorithm": "c-ttv2"}}
+    compare["grids"] = {"c-ttv2-rl": {"gamma": [0.3]}}
+    compare["algorithms"] = [*TINY["compare"]["algorithms"], "c-ttv2-rl"]
+    compare["devices"]["nominal"]["algorithms"] = compare["algorithms"]
+    compare["devices"]["hfo2"]["algorithms"] = list(TINY["compare"]["algorithms"])
+    write_config(copy_of_run, config)
+    snakemake(copy_of_run, "--cores", "2", "results/compare/pairs.json")
+    jobs = planned_jobs(copy_of_run)
+    assert jobs.pop("finetune_compare") == 2 * 2  # tasks x fast_lr points (gamma 0.3), the nominal device only
+    target = "results/compare/2class/c-ttv2-rl/nominal/layers~all/fast_lr~0.1,gamma~0.3/seed~0/final.json"
+    snakemake(copy_of_run, "--cores", "2", target)
+    record = json.loads((copy_of_run / target).with_name("run.json").read_text())
+    assert record["settings"]["algorithm"] == "c-ttv2-rl" and record["settings"]["base_algorithm"] == "c-ttv2"
+    assert record["rpu_config"]["device"]["gamma"] == 0.3 and record["simulator_choice"]["simulator"] == "fast"
+    assert record["simulator"]["settings"]["compound"]["gamma"] == pytest.approx(0.3)  # float32, as aihwkit holds it
+
+
 def test_adding_an_algorithm_runs_only_its_jobs_and_the_comparison_tables(copy_of_run, tiny_config):
     config = copy.deepcopy(tiny_config)
     config["compare"]["algorithms"] = [*TINY["compare"]["algorithms"], "tiki-taka"]

@@ -5,6 +5,7 @@ result depends on, so a config change reruns only the jobs it affects.
 """
 
 import itertools
+import re
 import json
 import os
 import sys
@@ -87,6 +88,22 @@ def _check_data(data):
             config_error(f"data.{key}: {data[key]} does not exist (relative paths start at {os.getcwd()})")
 
 
+def _check_compare_algorithms(compare):
+    """compare.algorithms name aihwkit algorithms or compare.variants; a device's algorithms are among them."""
+    for name in compare["variants"]:
+        if name in ALGORITHMS:
+            config_error(f"compare.variants.{name}: the name of an aihwkit algorithm; give the variant its own name")
+    known = [*ALGORITHMS, *compare["variants"]]
+    unknown = [a for a in compare["algorithms"] if a not in known]
+    if unknown:
+        config_error(f"compare.algorithms: {unknown} are neither aihwkit algorithms {list(ALGORITHMS)} nor keys of "
+                     f"compare.variants {sorted(compare['variants'])}")
+    for device, entry in compare["devices"].items():
+        extra = [a for a in entry.get("algorithms", []) if a not in compare["algorithms"]]
+        if extra:
+            config_error(f"compare.devices.{device}.algorithms: {extra} not in compare.algorithms {compare['algorithms']}")
+
+
 def _check_config(cfg):
     """Cross-field checks that a JSON schema cannot express; fail before any job runs."""
     _check_unique(cfg["analog"]["transfer_noise"], "analog.transfer_noise")
@@ -97,6 +114,7 @@ def _check_config(cfg):
         _check_unique(cfg["sweeps"][key], f"sweeps.{key}")
     _check_tasks(cfg)
     _check_section_tasks(cfg)
+    _check_compare_algorithms(cfg["compare"])
     ablation = cfg["compare"]["ablation_device"]
     if ablation is not None and ablation not in cfg["compare"]["devices"]:
         config_error(f"compare.ablation_device: {ablation!r} is not a key of compare.devices {sorted(cfg['compare']['devices'])}")
@@ -143,7 +161,7 @@ wildcard_constraints:
     fast_lr=r"[0-9.e+-]+",
     value=r"[0-9.e+-]+",
     lr=r"[0-9.e+-]+",
-    algorithm="|".join(ALGORITHMS),
+    algorithm="|".join(re.escape(a) for a in [*ALGORITHMS, *config["compare"]["variants"]]),
     device=r"[A-Za-z0-9_]+",
     layers="|".join(ANALOG_LAYER_SETS),
     point=rf"{DEFAULT_POINT}|[A-Za-z_]+~[^/]+",
@@ -406,10 +424,20 @@ COMPARE = config["compare"]
 ABLATION_ALGORITHM = PAPER_ALGORITHM  # the paper's algorithm, on ablation_device()
 
 
+def base_algorithm(algorithm):
+    """The aihwkit build_config name of a compare algorithm: a variant's ``algorithm``, else the name itself."""
+    return COMPARE["variants"][algorithm]["algorithm"] if algorithm in COMPARE["variants"] else algorithm
+
+
+def variant_fields(algorithm):
+    """The compound fields a variant fixes ({} for an aihwkit algorithm)."""
+    return dict(COMPARE["variants"].get(algorithm, {}).get("fields", {}))
+
+
 def grid_points(algorithm):
     """``{point: {field: value}}`` of ``algorithm``'s grid: fast_lr (if it has one) and compare.grids fields."""
     grid = dict(COMPARE["grids"].get(algorithm, {}))
-    if algorithm in FAST_LR_ALGORITHMS:
+    if base_algorithm(algorithm) in FAST_LR_ALGORITHMS:
         grid.setdefault("fast_lr", COMPARE["fast_lrs"])
     fields = sorted(grid)
     points = {}
@@ -420,8 +448,11 @@ def grid_points(algorithm):
 
 
 def compare_arms():
-    """The (algorithm, device, analog layers) combinations to run: the grid, plus the ablations if enabled."""
-    arms = [(a, d, ALL_LAYERS) for a in COMPARE["algorithms"] for d in COMPARE["devices"]]
+    """The (algorithm, device, analog layers) combinations to run: each algorithm on each device that lists it
+    (a device without ``algorithms`` takes all), plus the ablations if enabled."""
+    devices = COMPARE["devices"]
+    arms = [(a, d, ALL_LAYERS) for a in COMPARE["algorithms"] for d in devices
+            if a in devices[d].get("algorithms", COMPARE["algorithms"])]
     if COMPARE["ablations"] and COMPARE["devices"]:
         arms += [(ABLATION_ALGORITHM, ablation_device(), layers) for layers in ANALOG_LAYER_SETS]
     return list(dict.fromkeys(arms))

@@ -7,7 +7,7 @@ checkpoint compare_pairs:
     output:
         "results/compare/pairs.json",
     params:
-        algorithms=lambda wildcards: list(dict.fromkeys(a for a, _, _ in compare_arms())),
+        algorithms=lambda wildcards: {a: (base_algorithm(a), variant_fields(a)) for a, _, _ in compare_arms()},
         devices=lambda wildcards: {name: compare_device_params(name) for name in COMPARE["devices"]},
     conda:
         "../../envs/analog-tl.yaml"
@@ -33,6 +33,8 @@ rule finetune_compare:
         model=config["model"],
         analog=lambda wildcards: compare_device_params(wildcards.device),
         hyperparameters=lambda wildcards: grid_points(wildcards.algorithm)[wildcards.point],
+        base_algorithm=lambda wildcards: base_algorithm(wildcards.algorithm),
+        fixed_fields=lambda wildcards: variant_fields(wildcards.algorithm),
         train=lambda wildcards: finetune_params("analog", wildcards.seed, epochs=COMPARE["epochs"]),
         transfer_noise=COMPARE["transfer_noise"],
         noise_seed=config["analog"]["noise_seed"],

@@ -89,9 +89,11 @@ class SimTile(nn.Module):
             self.register_buffer("in_chopper_switched", torch.zeros(in_size, dtype=torch.uint8))
             self.register_buffer("transfer_counter", torch.zeros(1, dtype=torch.int64))
         self._kernel_config = settings.kernel_config()
-        # residual learning: the column whose chopper de-chops crosspoint (i, j) in aihwkit 1.2.0 (class docstring)
-        element = torch.arange(out_size * in_size).reshape(shape)
-        self.register_buffer("chopper_column", torch.div(element, out_size, rounding_mode="floor"), persistent=False)
+        if settings.compound.gamma != 0:
+            # residual learning: the column whose chopper de-chops crosspoint (i, j) in aihwkit 1.2.0 (docstring)
+            element = torch.arange(out_size * in_size).reshape(shape)
+            self.register_buffer("chopper_column", torch.div(element, out_size, rounding_mode="floor"),
+                                 persistent=False)
         self._io_forward, self._io_backward = io_vector(settings.forward), io_vector(settings.backward)
         self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (x, d) of backward passes since the last update
 

@@ -33,8 +33,10 @@ from analog_tl.vocabulary import AIHWKIT, DEFAULT_POINT, FAST, SIMULATOR_POLICIE
 log = logging.getLogger(__name__)
 
 
-def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[str, Any]:
-    """Build ``algorithm`` on ``analog_cfg.device`` and train a 6->3 analog layer one step; what happened.
+def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0, fields: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
+    """Build ``algorithm`` (with a variant's compound ``fields``) on ``analog_cfg.device`` and train a 6->3 analog
+    layer one step; what happened.
 
     ``status`` is ``ok`` (built, and the step ran) or ``fails``, with ``stage``
     (build, layer, step) and aihwkit's message as ``reason``. ``weights_moved``
@@ -45,7 +47,7 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[st
 
     stage, start = "build", time.perf_counter()
     try:
-        rpu_config, applied = build_algorithm_config(algorithm, analog_cfg)
+        rpu_config, applied = build_algorithm_config(algorithm, analog_cfg, fields)
         stage = "layer"
         torch.manual_seed(seed)
         layer = AnalogLinear(6, 3, bias=True, rpu_config=rpu_config)
@@ -74,11 +76,14 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0) -> dict[st
     }
 
 
-def check_pairs(algorithms: list[str], devices: dict[str, AnalogConfig], out: str | Path) -> dict[str, Any]:
+def check_pairs(algorithms: dict[str, tuple[str, dict[str, Any]]], devices: dict[str, AnalogConfig],
+                out: str | Path) -> dict[str, Any]:
     """Try every (algorithm, named device) pair (:func:`try_pair`); write the report (JSON) to ``out``.
 
-    ``devices`` maps each name of ``compare.devices`` to the analog settings of its runs (its device,
-    and its weight mapping). Each device entry also carries its key figures (states, noise, variability).
+    ``algorithms`` maps each arm's algorithm name to its aihwkit ``build_config`` name and fixed compound
+    fields (a ``compare.variants`` entry; the name itself and none otherwise); ``devices`` maps each name
+    of ``compare.devices`` to the analog settings of its runs (its device, and its weight mapping). Each
+    device entry also carries its key figures (states, noise, variability).
     """
     report: dict[str, Any] = {"pairs": [], "devices": {}}
     for name, analog_cfg in devices.items():
@@ -87,8 +92,8 @@ def check_pairs(algorithms: list[str], devices: dict[str, AnalogConfig], out: st
             report["devices"][name] = device_summary(device)
         except Exception as error:  # noqa: BLE001 (recorded: e.g. a unit cell has no single-device figures)
             report["devices"][name] = {"device": device.name, "summary_error": f"{type(error).__name__}: {error}"}
-        for algorithm in algorithms:
-            result = try_pair(algorithm, analog_cfg)
+        for algorithm, (base, fields) in algorithms.items():
+            result = try_pair(base, analog_cfg, fields=fields)
             log.info("%s on %s: %s %s", algorithm, name, result["status"], result["reason"])
             report["pairs"].append({"algorithm": algorithm, "device": name, **result})
     write_json(out, report)
@@ -103,7 +108,8 @@ def finetune_compare(job: CompareJob) -> dict[str, Any]:
     """
     algorithm, hyperparameters, layers, train_cfg = job.algorithm, job.hyperparameters, job.layers, job.train_cfg
     data = load_prepared(job.data_path)
-    rpu_config, applied = build_algorithm_config(algorithm, job.analog_cfg, hyperparameters)
+    base = job.base_algorithm or algorithm
+    rpu_config, applied = build_algorithm_config(base, job.analog_cfg, {**job.fixed_fields, **hyperparameters})
     simulator, reason = simulator_for(job.simulator_policy, rpu_config)
     analog_cfg = dataclasses.replace(job.analog_cfg, simulator=simulator)
     log.info("%s on %s: simulator %s (%s)", algorithm, job.device_name, simulator, reason)
@@ -116,12 +122,14 @@ def finetune_compare(job: CompareJob) -> dict[str, Any]:
         "n_classes": len(data.classes),
         "transfer_noise": job.transfer.tau,
         "algorithm": algorithm,
+        "base_algorithm": base,
         "compare_device": job.device_name,
         "analog_layers": layers,
         "hyperparameters": ",".join(f"{k}={v!r}" for k, v in sorted(hyperparameters.items())) or DEFAULT_POINT,
     }
     extra = {
         "algorithm": applied,
+        "variant_fields": job.fixed_fields,
         "simulator_choice": {"policy": job.simulator_policy, "simulator": simulator, "reason": reason},
         "transfer_noise_layers": noise.to_dict(orient="records"),
         "inputs": pretrained_inputs(job.transfer.pretrained_dir),

@@ -92,7 +92,9 @@ class CompareJob(TrainingJob):
         analog_cfg: the analog settings, its device the compared one.
         task: the target task's name.
         transfer: the pre-trained model and its transfer noise.
-        algorithm: the aihwkit compound (vocabulary ``ALGORITHMS``).
+        algorithm: the arm's algorithm: a name of vocabulary ``ALGORITHMS`` or of ``compare.variants``.
+        base_algorithm: the aihwkit ``build_config`` name it builds (``algorithm`` itself unless a variant).
+        fixed_fields: a variant's compound fields, set under the grid point's.
         hyperparameters: the grid point's compound fields ({} for the default point).
         layers: which Linear layers are analog (``all``, ``backbone``, ``head``: vocabulary ``ANALOG_LAYER_SETS``).
         device_name: the device's name in ``compare.devices``.
@@ -103,6 +105,8 @@ class CompareJob(TrainingJob):
     task: str
     transfer: Transfer
     algorithm: str
+    base_algorithm: str | None = None
+    fixed_fields: dict[str, Any] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     layers: str = ALL_LAYERS
     device_name: str
