@@ -83,6 +83,53 @@ def aihwkit_update(tile: Any, x: torch.Tensor, d: torch.Tensor, lr: float) -> No
 # --- the deterministic configuration of validation protocol V1 (test_simulator_exact, test_simulator_gpu) ---
 
 
+def assert_bit_exact_batches(config: Any, p: int, n: int, lr: float, seed: int, batches: int = 60,
+                             check: Any = None) -> tuple[Any, SimTile, int]:
+    """V1: ``batches`` deterministic batches (sizes 1, 3, 7, 16) on an aihwkit tile and its simulator twin from
+    the same random weights; every state tensor equal after each batch (and ``check(k, tile, sim)``).
+
+    Returns the aihwkit tile, the simulator tile and the simulator's C pulses.
+    """
+    g = torch.Generator().manual_seed(seed)
+    tile, sim = tile_pair(config, p, n, 0.3 * torch.randn(p, n, generator=g))
+    drift = torch.where(torch.rand(p, generator=g) < 0.5, -1.0, 1.0)
+    c_pulses = 0
+    for k in range(batches):
+        x, d = deterministic_batch([1, 3, 7, 16][k % 4], n, p, drift, g)
+        aihwkit_update(tile, x, d, lr)
+        c_pulses += int(sim.update(x, d, lr)[1])
+        expected, got = aihwkit_state(tile), sim_state(sim)
+        for key, value in expected.items():
+            assert torch.equal(got[key].to(value.dtype), value), f"{key} differs after batch {k}"
+        if check:
+            check(k, tile, sim)
+    return tile, sim, c_pulses
+
+
+def assert_layers_train_bit_exact(analog: Any, sim: Any, steps: int, lr: float, seed: int) -> None:
+    """A converted aihwkit model and its simulator twin (one split layer of 12 inputs and 5 outputs) trained
+    ``steps`` AnalogSGD steps on token inputs [2, 7, 12] with a linear loss (so the output gradients are
+    exact): every tile's state equal after each step."""
+    from aihwkit.optim import AnalogSGD as AihwkitSGD
+
+    from analog_tl.simulator import AnalogSGD
+
+    g = torch.Generator().manual_seed(seed)
+    theirs, ours = AihwkitSGD(analog.parameters(), lr=lr), AnalogSGD(sim, lr=lr)
+    theirs.regroup_param_groups(analog)
+    for step in range(steps):
+        x = torch.randint(-1, 2, (2, 7, 12), generator=g).float()
+        weights = torch.where(torch.rand(2, 7, 5, generator=g) < 0.5, -0.05, 0.05)
+        for model, optimizer in ((analog, theirs), (sim, ours)):
+            optimizer.zero_grad()
+            (model(x) * weights).sum().backward()
+            optimizer.step()
+        for tile, sim_tile in zip(analog[0].analog_tiles(), sim[0].tiles):
+            expected, got = aihwkit_state(tile), sim_state(sim_tile)
+            for key, value in expected.items():
+                assert torch.equal(got[key].to(value.dtype), value), f"{key} differs after step {step}"
+
+
 def deterministic_device(**fields: Any) -> Any:
     """A soft-bounds reference device in [-1, 1] without cycle-to-cycle noise, ``fields`` applied."""
     from aihwkit.simulator.configs.devices import SoftBoundsReferenceDevice

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from simulator_helpers import (
-    DETERMINISTIC_VARIANTS, aihwkit_state, aihwkit_update, deterministic_batch, deterministic_device, rpu_config,
-    sim_state, tile_pair,
+    DETERMINISTIC_VARIANTS, assert_bit_exact_batches, assert_layers_train_bit_exact, deterministic_device, rpu_config,
+    tile_pair,
 )
 
 
@@ -25,19 +25,7 @@ def test_update_is_bit_exact(name: str) -> None:
     device_fields, compound, lr, n, p = DETERMINISTIC_VARIANTS[name]
     config = rpu_config(deterministic_device(**device_fields), fast_lr=100.0, **compound)
     config.device.transfer_forward.out_noise = 0.0
-    g = torch.Generator().manual_seed(len(name))
-    weights = 0.3 * torch.randn(p, n, generator=g)
-    tile, sim = tile_pair(config, p, n, weights)
-    drift = torch.where(torch.rand(p, generator=g) < 0.5, -1.0, 1.0)
-    c_pulses = 0
-    for k in range(60):
-        m = [1, 3, 7, 16][k % 4]
-        x, d = deterministic_batch(m, n, p, drift, g)
-        aihwkit_update(tile, x, d, lr)
-        c_pulses += int(sim.update(x, d, lr)[1])
-        expected, got = aihwkit_state(tile), sim_state(sim)
-        for key, value in expected.items():
-            assert torch.equal(got[key].to(value.dtype), value), f"{name}: {key} differs after batch {k}"
+    _, sim, c_pulses = assert_bit_exact_batches(config, p, n, lr, seed=len(name))
     assert c_pulses >= 20, f"{name}: only {c_pulses} C pulses; the test would not see a wrong transfer"
     assert float(sim.fast_apparent.abs().max()) > 0.05, f"{name}: A hardly moved"
 
@@ -98,32 +86,18 @@ def test_layer_update_with_token_inputs_and_split_tiles_is_bit_exact() -> None:
     """AnalogLinear on [batch, tokens, features] with a split input: the tiles receive the same vectors in the same
     order as aihwkit's (a linear loss makes the output gradient exact), so every tile's state stays bit-exact."""
     from aihwkit.nn import AnalogLinear as AihwkitLinear
-    from aihwkit.optim import AnalogSGD as AihwkitSGD
 
-    from analog_tl.simulator import AnalogSGD, from_aihwkit
+    from analog_tl.simulator import from_aihwkit
 
     config = rpu_config(deterministic_device(), fast_lr=100.0, in_chop_prob=1.0)
     config.device.transfer_forward.out_noise = 0.0
     config.mapping.max_input_size = 8  # 12 inputs -> two tiles of 6
-    g = torch.Generator().manual_seed(11)
     digital = nn.Sequential(nn.Linear(12, 5))
     from aihwkit.nn.conversion import convert_to_analog
 
     analog = convert_to_analog(digital, config)
     assert isinstance(analog[0], AihwkitLinear) and len(list(analog[0].analog_tiles())) == 2
     sim = from_aihwkit(analog, digital, config, seed=0)
-    theirs, ours = AihwkitSGD(analog.parameters(), lr=5.0), AnalogSGD(sim, lr=5.0)
-    theirs.regroup_param_groups(analog)
-    for step in range(6):
-        x = torch.randint(-1, 2, (2, 7, 12), generator=g).float()
-        weights = torch.where(torch.rand(2, 7, 5, generator=g) < 0.5, -0.05, 0.05)
-        for model, optimizer in ((analog, theirs), (sim, ours)):
-            optimizer.zero_grad()
-            (model(x) * weights).sum().backward()
-            optimizer.step()
-        for tile, sim_tile in zip(analog[0].analog_tiles(), sim[0].tiles):
-            expected, got = aihwkit_state(tile), sim_state(sim_tile)
-            for key, value in expected.items():
-                assert torch.equal(got[key].to(value.dtype), value), f"{key} differs after step {step}"
+    assert_layers_train_bit_exact(analog, sim, steps=6, lr=5.0, seed=11)
     assert all(float(t.fast_apparent.abs().max()) > 0.01 for t in sim[0].tiles)  # A moved on both tiles
     assert torch.equal(sim[0].bias.detach(), analog[0].get_weights()[1].detach())  # the digital bias, SGD-trained

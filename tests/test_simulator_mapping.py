@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from simulator_helpers import aihwkit_state, deterministic_device, rpu_config, sim_state
+from simulator_helpers import assert_layers_train_bit_exact, deterministic_device, rpu_config
 
 MAPPINGS = {"layerwise": (False, False), "columnwise, lr compensation": (True, True),
             "layerwise, lr compensation": (False, True)}
@@ -46,30 +46,13 @@ def _pair(config, seed: int = 11):  # noqa: ANN001, ANN202
 @pytest.mark.parametrize("name", list(MAPPINGS))
 def test_a_mapped_layer_trains_bit_for_bit_as_aihwkit(name: str) -> None:
     """Scales and weights after conversion, then every tile's state after each of 6 steps (token inputs)."""
-    from aihwkit.optim import AnalogSGD as AihwkitSGD
-
-    from analog_tl.simulator import AnalogSGD
-
     _, analog, sim = _pair(_config(*MAPPINGS[name]))
     for tile, sim_tile in zip(analog[0].analog_tiles(), sim[0].tiles):
         assert sim_tile.mapped and torch.equal(sim_tile.mapping_scales, tile.get_mapping_scales().view(-1))
         assert float(sim_tile.mapping_lr_scale) == tile.mapping_lr_scale
         assert float(sim_tile.mapping_scales.min()) < 0.9  # alpha = max|W| / omega is far from 1
     assert torch.equal(sim[0].get_weights(), analog[0].get_weights()[0])
-    g = torch.Generator().manual_seed(3)
-    theirs, ours = AihwkitSGD(analog.parameters(), lr=5.0), AnalogSGD(sim, lr=5.0)
-    theirs.regroup_param_groups(analog)
-    for step in range(6):
-        x = torch.randint(-1, 2, (2, 7, 12), generator=g).float()
-        weights = torch.where(torch.rand(2, 7, 5, generator=g) < 0.5, -0.05, 0.05)
-        for model, optimizer in ((analog, theirs), (sim, ours)):
-            optimizer.zero_grad()
-            (model(x) * weights).sum().backward()
-            optimizer.step()
-        for tile, sim_tile in zip(analog[0].analog_tiles(), sim[0].tiles):
-            expected, got = aihwkit_state(tile), sim_state(sim_tile)
-            for key, value in expected.items():
-                assert torch.equal(got[key].to(value.dtype), value), f"{name}: {key} differs after step {step}"
+    assert_layers_train_bit_exact(analog, sim, steps=6, lr=5.0, seed=3)
     assert all(float(t.fast_apparent.abs().max()) > 0.01 for t in sim[0].tiles)  # A moved on both tiles
 
 

@@ -823,22 +823,41 @@ UpdateCall prepare_update(torch::Tensor &a, torch::Tensor &a_app, torch::Tensor 
   return u;
 }
 
+// The random streams of the transfer after vector b: the read noise and the C pulses' noises, by row.
+struct TransferDraws {
+  Draws read, c_pulse, c_write;
+  TransferDraws(const UpdateCall &u, int64_t b)
+      : read(u.key, u.call, READ, 0, (uint32_t)b), c_pulse(u.key, u.call, C_PULSE, 0, (uint32_t)b),
+        c_write(u.key, u.call, C_WRITE, 0, (uint32_t)b) {}
+};
+
+// The read of crosspoint e (row i) of A: one-hot, so the DAC maps 1 to exactly 1 and the gemv adds exact
+// zeros; then read noise, the ADC step and the bound.
+inline float read_of(const UpdateCall &u, TransferDraws &draws, int64_t e, int64_t i) {
+  float r = u.A_app[e];
+  if (u.read_noise > 0.0f) r += u.read_noise * draws.read.normal((uint32_t)i);
+  if (u.read_res > 0.0f) r = rintf(r / u.read_res) * u.read_res;
+  r = (r > u.read_bound) ? u.read_bound : r;
+  r = (r < -u.read_bound) ? -u.read_bound : r;
+  return r;
+}
+
+// One pulse on C at crosspoint e (row i): up for a positive step.
+inline void pulse_c(const UpdateCall &u, TransferDraws &draws, int64_t e, int64_t i, float n_steps) {
+  const float xi = draws.c_pulse.normal((uint32_t)i);
+  const float xw = u.dev_c.write_noise > 0.0f ? draws.c_write.normal((uint32_t)i) : 0.0f;
+  pulse(u.dev_c, e, n_steps < 0.0f, xi, xw, u.C[e], u.C_app[e]);
+}
+
 // The transfer after vector b on rows [i0, i1): read column j of A, accumulate into H with the
 // chopper's sign, one pulse on C per threshold crossing. Returns the C pulses. Shared by both paths.
 inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_chop, int64_t i0, int64_t i1) {
   const int64_t n = u.n;
-  const bool c_noise = u.dev_c.write_noise > 0.0f;
-  Draws read_noise_draws(u.key, u.call, READ, 0, (uint32_t)b);
-  Draws c_pulse_noise(u.key, u.call, C_PULSE, 0, (uint32_t)b);
-  Draws c_write_noise(u.key, u.call, C_WRITE, 0, (uint32_t)b);
+  TransferDraws draws(u, b);
   int64_t pulses = 0;
   for (int64_t i = i0; i < i1; ++i) {
     const int64_t e = i * n + j;
-    float r = u.A_app[e];  // one-hot read: the DAC maps 1 to exactly 1, the gemv adds exact zeros
-    if (u.read_noise > 0.0f) r += u.read_noise * read_noise_draws.normal((uint32_t)i);
-    if (u.read_res > 0.0f) r = rintf(r / u.read_res) * u.read_res;
-    r = (r > u.read_bound) ? u.read_bound : r;
-    r = (r < -u.read_bound) ? -u.read_bound : r;
+    const float r = read_of(u, draws, e, i);
     const float val = r * u.lr_scale;
     float omega = u.H[e] + (in_chop ? -val : val);
     float n_steps = 0.0f;
@@ -851,10 +870,8 @@ inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_
       }
     }
     u.H[e] = omega;
-    if (n_steps != 0.0f) {  // one pulse on C: up for a positive step
-      const float xi = c_pulse_noise.normal((uint32_t)i);
-      const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
-      pulse(u.dev_c, e, n_steps < 0.0f, xi, xw, u.C[e], u.C_app[e]);
+    if (n_steps != 0.0f) {
+      pulse_c(u, draws, e, i, n_steps);
       ++pulses;
     }
   }
@@ -868,20 +885,13 @@ inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_
 // running mean follows the read. Returns the C pulses. Shared by both paths.
 inline int64_t transfer_rows_agad(const UpdateCall &u, int64_t b, int64_t j, bool in_chop, int64_t i0, int64_t i1) {
   const int64_t n = u.n;
-  const bool c_noise = u.dev_c.write_noise > 0.0f;
   const bool switched = u.switched_before[b] != 0, write = u.write_ok[b] != 0;
   const float keep = 1.0f - u.sample_momentum, agad_sub_momentum = 1.0f - u.momentum;
-  Draws read_noise_draws(u.key, u.call, READ, 0, (uint32_t)b);
-  Draws c_pulse_noise(u.key, u.call, C_PULSE, 0, (uint32_t)b);
-  Draws c_write_noise(u.key, u.call, C_WRITE, 0, (uint32_t)b);
+  TransferDraws draws(u, b);
   int64_t pulses = 0;
   for (int64_t i = i0; i < i1; ++i) {
     const int64_t e = i * n + j;
-    float r = u.A_app[e];
-    if (u.read_noise > 0.0f) r += u.read_noise * read_noise_draws.normal((uint32_t)i);
-    if (u.read_res > 0.0f) r = rintf(r / u.read_res) * u.read_res;
-    r = (r > u.read_bound) ? u.read_bound : r;
-    r = (r < -u.read_bound) ? -u.read_bound : r;
+    const float r = read_of(u, draws, e, i);
     float mu_past = u.past[e];
     if (switched) {
       mu_past = u.mean[e];
@@ -902,10 +912,8 @@ inline int64_t transfer_rows_agad(const UpdateCall &u, int64_t b, int64_t j, boo
     }
     u.H[e] = omega;
     u.mean[e] = u.mean[e] * keep + r * u.sample_momentum;
-    if (n_steps != 0.0f && write) {  // one pulse on C: up for a positive step
-      const float xi = c_pulse_noise.normal((uint32_t)i);
-      const float xw = c_noise ? c_write_noise.normal((uint32_t)i) : 0.0f;
-      pulse(u.dev_c, e, n_steps < 0.0f, xi, xw, u.C[e], u.C_app[e]);
+    if (n_steps != 0.0f && write) {
+      pulse_c(u, draws, e, i, n_steps);
       ++pulses;
     }
   }
