@@ -849,6 +849,23 @@ inline void pulse_c(const UpdateCall &u, TransferDraws &draws, int64_t e, int64_
   pulse(u.dev_c, e, n_steps < 0.0f, xi, xw, u.C[e], u.C_app[e]);
 }
 
+// The threshold of buffer value omega: the steps to C (0 below |omega| = 1, else truncated and clipped
+// to max_steps), omega reduced (times momentum with forget_buffer, else by the steps times 1 - momentum,
+// then clipped to +-cap if cap > 0: AGAD's buffer_cap; 0 for c-TTv2).
+inline float take_steps(const UpdateCall &u, float &omega, float cap) {
+  float n_steps = 0.0f;
+  if (fabsf(omega) >= 1.0f) {
+    n_steps = fmaxf(fminf(truncf(omega), u.max_steps), -u.max_steps);
+    if (u.forget_buffer) {
+      omega *= u.momentum;
+    } else {
+      omega -= u.sub_momentum * n_steps;
+      if (cap > 0.0f) omega = fminf(fmaxf(omega, -cap), cap);
+    }
+  }
+  return n_steps;
+}
+
 // The transfer after vector b on rows [i0, i1): read column j of A, accumulate into H with the
 // chopper's sign, one pulse on C per threshold crossing. Returns the C pulses. Shared by both paths.
 inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_chop, int64_t i0, int64_t i1) {
@@ -860,15 +877,7 @@ inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_
     const float r = read_of(u, draws, e, i);
     const float val = r * u.lr_scale;
     float omega = u.H[e] + (in_chop ? -val : val);
-    float n_steps = 0.0f;
-    if (fabsf(omega) >= 1.0f) {
-      n_steps = fmaxf(fminf(truncf(omega), u.max_steps), -u.max_steps);
-      if (u.forget_buffer) {
-        omega *= u.momentum;
-      } else {
-        omega -= u.sub_momentum * n_steps;
-      }
-    }
+    const float n_steps = take_steps(u, omega, 0.0f);
     u.H[e] = omega;
     if (n_steps != 0.0f) {
       pulse_c(u, draws, e, i, n_steps);
@@ -886,7 +895,7 @@ inline int64_t transfer_rows(const UpdateCall &u, int64_t b, int64_t j, bool in_
 inline int64_t transfer_rows_agad(const UpdateCall &u, int64_t b, int64_t j, bool in_chop, int64_t i0, int64_t i1) {
   const int64_t n = u.n;
   const bool switched = u.switched_before[b] != 0, write = u.write_ok[b] != 0;
-  const float keep = 1.0f - u.sample_momentum, agad_sub_momentum = 1.0f - u.momentum;
+  const float keep = 1.0f - u.sample_momentum;
   TransferDraws draws(u, b);
   int64_t pulses = 0;
   for (int64_t i = i0; i < i1; ++i) {
@@ -900,16 +909,7 @@ inline int64_t transfer_rows_agad(const UpdateCall &u, int64_t b, int64_t j, boo
     float dw = r - mu_past;
     dw = in_chop ? -dw : dw;
     float omega = u.H[e] + dw * u.lr_scale;
-    float n_steps = 0.0f;
-    if (fabsf(omega) >= 1.0f) {
-      n_steps = fmaxf(fminf(truncf(omega), u.max_steps), -u.max_steps);
-      if (u.forget_buffer) {
-        omega *= u.momentum;
-      } else {
-        omega -= agad_sub_momentum * n_steps;
-        if (u.buffer_cap > 0.0f) omega = fminf(fmaxf(omega, -u.buffer_cap), u.buffer_cap);
-      }
-    }
+    const float n_steps = take_steps(u, omega, u.buffer_cap);  // 1 - momentum: the scope keeps it in [0, 1]
     u.H[e] = omega;
     u.mean[e] = u.mean[e] * keep + r * u.sample_momentum;
     if (n_steps != 0.0f && write) {
