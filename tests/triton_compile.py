@@ -35,6 +35,9 @@ def record_launches() -> list[tuple[JITFunction, tuple, dict]]:
     case = cases()["updates"]["Table I, write noise"]
     (x, d), state = case["batches"][0], [t.clone() for t in case["initial"]]
     gpu_ops.cttv2_update(*state, x, d, case["config"], case["lr"], case["key"], 0)
+    case = cases()["updates"]["AGAD, write and read noise, random chopper"]  # the transfer kernel's AGAD variant
+    (x, d), state = case["batches"][0], [t.clone() for t in case["initial"]]
+    gpu_ops.agad_update(*state[:10], x, d, case["config"], case["lr"], case["key"], 0, *state[10:])
     gpu_ops.io_prepare(torch.randn(2, 3), torch.arange(2), torch.ones(2), 0.01, 1.0)
     gpu_ops.io_finish(torch.randn(2, 3), torch.arange(2), torch.ones(2), 0.06, 0.01, 12.0, True, 3, 0, 1, 0)
     gpu_ops.philox_draws(3, 0, 1, 0, torch.arange(2), 5, True)
@@ -55,7 +58,7 @@ def compile_launch(kernel: JITFunction, args: tuple, kwargs: dict, arch: int) ->
                               target=GPUTarget("cuda", arch, 32), options=options)
     ptx = compiled.asm["ptx"]
     return {
-        "kernel": kernel.__name__,
+        "kernel": kernel.__name__ + (" (AGAD)" if values.get("AGAD") else ""),
         "cubin_bytes": len(compiled.asm["cubin"]),
         "fused_multiply_add": len(re.findall(r"\bfma\.", ptx)),
         "flush_to_zero": len(re.findall(r"\.ftz\b", ptx)),
