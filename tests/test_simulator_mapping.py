@@ -97,3 +97,13 @@ def test_mapping_without_aihwkit_programs_what_aihwkit_programs(name: str) -> No
     assert torch.equal(mapped * tile.mapping_scales.view(-1, 1), block) or torch.allclose(
         mapped * tile.mapping_scales.view(-1, 1), block, rtol=1e-6, atol=0)
     assert float(mapped.abs().max()) == pytest.approx(0.6, rel=1e-6)
+
+
+def test_the_learning_rate_scale_stays_on_the_host_when_the_tile_moves() -> None:
+    """It is read on every update (a device copy would synchronise each time); the scales move with the tile."""
+    _, _, sim = _pair(_config(*MAPPINGS["layerwise, lr compensation"]))
+    tile = sim[0].tiles[0]
+    scale = float(tile.mapping_lr_scale)
+    tile.to("meta")
+    assert tile.mapping_scales.device.type == "meta" and tile.fast.device.type == "meta"
+    assert tile.mapping_lr_scale.device.type == "cpu" and float(tile.mapping_lr_scale) == scale

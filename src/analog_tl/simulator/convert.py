@@ -51,10 +51,9 @@ def load_aihwkit_tile(target: SimTile, tile: Any) -> None:
             scales = tile.get_mapping_scales()
             target.mapping_scales.copy_(scales.detach().to(torch.float32).view(-1))
             target.mapping_lr_scale.fill_(float(tile.mapping_lr_scale))
-        agad = target.settings.compound.algorithm == "agad"
-        target.transfer_buffer.copy_(grab("buffered_FP_weight" if agad else "buffered_FP_weight_0"))
+        target.transfer_buffer.copy_(grab("buffered_FP_weight" if target.agad else "buffered_FP_weight_0"))
         prefix = "rpu.rpu_device."
-        if agad:
+        if target.agad:
             target.running_mean.copy_(grab("running_mean_weight"))
             target.past_mean.copy_(grab("past_mean_weight"))
             target.in_chopper_switched.copy_(torch.tensor(extra[prefix + "in_chopper_switched"]).to(torch.uint8))

@@ -90,7 +90,8 @@ class DeviceSettings:
         )
 
 
-# The compounds simulated: aihwkit class name -> (algorithm, its ``build_config`` name, ``enum Algorithm`` in the C++)
+# The compounds simulated: aihwkit class name -> (the algorithm's ``build_config`` name, its ``enum Algorithm`` code
+# in csrc/cttv2.cpp)
 COMPOUNDS = {"ChoppedTransferCompound": ("c-ttv2", 0), "DynamicTransferCompound": ("agad", 1)}
 ALGORITHM_CODES = dict(COMPOUNDS.values())
 

@@ -29,7 +29,7 @@ same, so that it stays exact.
 
 With weight mapping (``settings.mapping.weight_scaling_omega`` > 0) a tile holds aihwkit's
 ``mapping_scales`` alpha ([1], or [p] per output row with ``columnwise``) and ``mapping_lr_scale``
-([1] float64): forward outputs and backward inputs are multiplied by alpha, update gradients divided by
+([1] float64, on the host as ``key`` and ``calls``): forward outputs and backward inputs are multiplied by alpha, update gradients divided by
 alpha times the learning-rate scale and the learning rate multiplied by it, as aihwkit's
 ``TileWithPeriphery`` does (``MappingSettings``).
 
@@ -111,9 +111,13 @@ class SimTile(nn.Module):
         return f"out_size={self.out_size}, in_size={self.in_size}"
 
     def _apply(self, fn, recurse=True):  # noqa: ANN001 - torch's signature
-        key, calls = self.key, self.calls
+        # read on every call, so kept on the host (a device copy would synchronise each time): the random
+        # counters, and a mapped tile's learning-rate scale
+        host = [name for name in ("key", "calls", "mapping_lr_scale") if hasattr(self, name)]
+        kept = {name: getattr(self, name) for name in host}
         super()._apply(fn, recurse)
-        self.key, self.calls = key, calls  # the random counters stay on the host (module docstring)
+        for name, value in kept.items():
+            setattr(self, name, value)
         return self
 
     def _next_call(self, which: int) -> int:
