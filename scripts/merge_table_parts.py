@@ -8,15 +8,18 @@ the config's grid (rows off the grid are left out), and writes what the workflow
 aggregate_tables, headline_tables, plot_fig2 and plot_fig3 would write, with the same library calls
 and captions, to ``OUT/results/tables/`` and ``OUT/results/figures/``::
 
-    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all] PART [PART ...]
+    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all|compare] PART [PART ...]
 
 ``--grid main`` (the default): Figs. 2 and 3. A PART is a folder with the workflow's ``runs.csv``,
 ``epochs.csv``, ``transfer_noise.csv`` (and ``fast_lr.csv``), or a workflow folder whose
 ``results/runs`` hold finished runs. ``--grid sweeps``: the device sweeps (``tables/sweeps/`` and
 Figs. 4, 5 and SpV). A PART is a folder with ``sweeps/<axis>_runs.csv`` tables, or a workflow folder
-whose ``results/sweeps`` hold finished runs. ``--grid all``: both, from the same parts. Every call
-also scores the paper's claims that the merged tables allow (``claims.csv``, ``verdicts.csv``:
-``docs/protocol.md``).
+whose ``results/sweeps`` hold finished runs. ``--grid all``: both, from the same parts; these
+also score the paper's claims that the merged tables allow (``claims.csv``, ``verdicts.csv``:
+``docs/protocol.md``). ``--grid compare``: the algorithm comparison (``compare_*.csv`` with the
+questions beyond the paper, Fig. 6 and the layers figure); a PART is a folder with ``compare/runs.csv``
+and its siblings (``scripts/tabulate_compare_part.py``), or a workflow folder whose ``results/compare``
+holds finished runs.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ import yaml
 
 from analog_tl.analog.devices import device_caption
 from analog_tl.errors import AnalogTLError, first_line
-from analog_tl.results.captions import settings_caption, sweep_caption
+from analog_tl.results.captions import compare_caption, settings_caption, sweep_caption
+from analog_tl.results.compare import COMPARE_TABLES, plot_ablation, plot_fig6
+from analog_tl.results.compare_parts import merge_compare_parts
+from analog_tl.results.design import CompareDesign
 from analog_tl.results.figures import plot_sweeps, save_figure, write_fig2, write_fig3
 from analog_tl.results.parts import Grid, SweepGrid, merge_parts, merge_sweep_parts, write_merged, write_merged_sweeps
 from analog_tl.results.selection import summarise_sweeps
@@ -93,9 +99,25 @@ def write_sweeps(config: dict, parts: list[Path], tables: Path, figures: Path) -
     return merged
 
 
+def write_compare(config: dict, parts: list[Path], tables: Path, figures: Path) -> None:
+    """Merged comparison tables (grid points selected again over all parts), the questions, Fig. 6 and the layers."""
+    merged, digital = merge_compare_parts(parts, CompareDesign.from_config(config))
+    merged.write({name: tables / f"compare_{name}.csv" for name in COMPARE_TABLES})
+    caption = compare_caption(config)
+    for stem, figure in (("fig6_test_error_by_algorithm_and_device",
+                          plot_fig6(merged.summary, merged.pairs, digital, caption)),
+                         ("fig_layers_test_error_by_analog_layers", plot_ablation(merged.summary, digital, caption))):
+        save_figure(figure, figures / f"{stem}.png", figures / f"{stem}.pdf")
+    print(f"wrote the comparison tables ({len(merged.runs)} runs, {len(merged.answers)} questions answered) under "
+          f"{tables} and Fig. 6 and the layers figure under {figures}")
+
+
 def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main") -> None:
-    """Merged tables and figures of ``grid`` (main, sweeps or all) under ``out/results``, and the claims' verdicts."""
+    """Merged tables and figures of ``grid`` (main, sweeps, all or compare) under ``out/results``; the claims."""
     tables, figures = out / "results" / "tables", out / "results" / "figures"
+    if grid == "compare":
+        write_compare(config, parts, tables, figures)
+        return
     runs = write_main(config, parts, tables, figures) if grid in ("main", "all") else pd.DataFrame()
     sweeps = write_sweeps(config, parts, tables, figures) if grid in ("sweeps", "all") else {}
     verdicts = write_claim_tables(runs, sweeps, tables / "claims.csv", tables / "verdicts.csv")
@@ -107,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, type=Path, nargs="+",
                         help="the workflow config the grid was run with (several: merged in order, as Snakemake does)")
     parser.add_argument("--out", required=True, type=Path, help="folder to write results/tables and results/figures in")
-    parser.add_argument("--grid", choices=("main", "sweeps", "all"), default="main",
-                        help="main: Figs. 2 and 3; sweeps: the device sweeps; all: both (default: main)")
+    parser.add_argument("--grid", choices=("main", "sweeps", "all", "compare"), default="main",
+                        help="main: Figs. 2 and 3; sweeps: the device sweeps; all: both; compare: the algorithm "
+                             "comparison (Fig. 6, the layers; default: main)")
     parser.add_argument("parts", nargs="+", type=Path, help="table folders or workflow folders")
     args = parser.parse_args(argv)
     try:

@@ -96,17 +96,22 @@ def test_the_grid_point_is_chosen_on_mean_validation_error_never_on_test_error()
         {**arm, "hyperparameters": "fast_lr=0.1", "seed": 1, "best_val_error": 0.50, "test_error_at_best_val": 0.10},
         {**arm, "hyperparameters": "fast_lr=1.0", "seed": 0, "best_val_error": 0.42, "test_error_at_best_val": 0.90},
         {**arm, "hyperparameters": "fast_lr=1.0", "seed": 1, "best_val_error": 0.44, "test_error_at_best_val": 0.90},
-        # a tie between two points of another arm: the first in sorted order wins
+        # a tie between two points of another arm: the lower validation loss wins, then the first in sorted order
         {**arm, "compare_device": "hfo2", "hyperparameters": "fast_lr=0.1", "seed": 0, "best_val_error": 0.3,
-         "test_error_at_best_val": 0.5},
+         "best_val_loss": 0.9, "test_error_at_best_val": 0.5},
         {**arm, "compare_device": "hfo2", "hyperparameters": "fast_lr=1.0", "seed": 0, "best_val_error": 0.3,
-         "test_error_at_best_val": 0.1},
+         "best_val_loss": 0.8, "test_error_at_best_val": 0.6},
+        {**arm, "compare_device": "hfo2x", "hyperparameters": "fast_lr=0.1", "seed": 0, "best_val_error": 0.3,
+         "best_val_loss": 0.8, "test_error_at_best_val": 0.5},
+        {**arm, "compare_device": "hfo2x", "hyperparameters": "fast_lr=1.0", "seed": 0, "best_val_error": 0.3,
+         "best_val_loss": 0.8, "test_error_at_best_val": 0.1},
     ]
     table = select_points(pd.DataFrame(rows))
     chosen = table[table.selected].groupby("compare_device").hyperparameters.unique()
     assert list(chosen["nominal"]) == ["fast_lr=1.0"]  # mean val 0.43 < 0.45, despite its worse test error
-    assert list(chosen["hfo2"]) == ["fast_lr=0.1"]
-    assert table[table.selected].groupby("compare_device").size().to_dict() == {"hfo2": 1, "nominal": 2}
+    assert list(chosen["hfo2"]) == ["fast_lr=1.0"]  # tied validation error, lower validation loss
+    assert list(chosen["hfo2x"]) == ["fast_lr=0.1"]  # tied on both: the first point
+    assert table[table.selected].groupby("compare_device").size().to_dict() == {"hfo2": 1, "hfo2x": 1, "nominal": 2}
 
 
 def test_the_layer_figure_shows_the_ablation_device_only():
@@ -119,7 +124,7 @@ def test_the_layer_figure_shows_the_ablation_device_only():
         {**base, "compare_device": "nominal", "analog_layers": "head", "test_error_mean": 0.50},
         {**base, "compare_device": "hfo2", "analog_layers": "all", "test_error_mean": 0.90},  # not ablated
     ])
-    runs = pd.DataFrame([{"task": "5class", "mode": "digital_tl", "test_error_at_best_val": 0.2}])
+    runs = pd.DataFrame([{"task": "5class", "mode": "digital_tl", "test_error_selected": 0.2}])
     figure = plot_ablation(summary, runs, "caption")
     heights = [round(bar.get_height(), 6) for bar in figure.axes[0].patches]
     assert heights == [30.0, 40.0, 50.0]

@@ -4,7 +4,6 @@ Every rule receives, through ``params``, exactly the config sections its
 result depends on, so a config change reruns only the jobs it affects.
 """
 
-import itertools
 import re
 import json
 import os
@@ -17,12 +16,14 @@ from snakemake.utils import validate
 from analog_tl.errors import ConfigError
 from analog_tl.gpu_slots import job_group, job_resources, jobs_per_gpu
 from analog_tl.results.captions import settings_caption as caption_of_config
+from analog_tl.results.captions import compare_caption as caption_of_compare
 from analog_tl.results.captions import sweep_caption as caption_of_sweeps
+from analog_tl.results.design import CompareDesign, compare_grid
 from analog_tl.vocabulary import (
-    ALGORITHMS, ALL_LAYERS, ANALOG_INIT, ANALOG_LAYER_SETS, ANALOG_SCRATCH, ANALOG_SCRATCH_RUN, ANALOG_TL,
+    ALGORITHMS, ANALOG_INIT, ANALOG_LAYER_SETS, ANALOG_SCRATCH, ANALOG_SCRATCH_RUN, ANALOG_TL,
     ANALOG_TL_FROZEN_DIGITAL, ANALOG_TL_MODES, ANALOG_TL_RUN, COMPARE_RUN, DATA_LOCATION_KEYS, DEFAULT_POINT,
-    DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD, EXECUTION_KEYS, FAST_LR_ALGORITHMS,
-    FAST_LR_SELECTION_MODES, FINAL_FILE, FINETUNE_ROLE, FOLDER, METRICS_FILE, PAPER_ALGORITHM, PRETRAIN_ROLE,
+    DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD, EXECUTION_KEYS,
+    FAST_LR_SELECTION_MODES, FINAL_FILE, FINETUNE_ROLE, FOLDER, METRICS_FILE, PRETRAIN_ROLE,
     PRETRAIN_RUN, PULSE_NOISE, RECORD_FILE, RUN_FILES, SIMULATOR_POLICIES, SPS, SPV, SWEEP_RUN, TORCHVISION,
     TORCHVISION_DATASETS, fmt_float, grid_point_name, GridRun, main_run_folder, main_run_folders, selection_noise,
     split_axis, sweep_axes,
@@ -421,12 +422,12 @@ def noise_reports():
 # --- comparison: algorithms x devices, analog-layer ablations (rules/compare.smk) ----------
 
 COMPARE = config["compare"]
-ABLATION_ALGORITHM = PAPER_ALGORITHM  # the paper's algorithm, on ablation_device()
+COMPARE_DESIGN = CompareDesign.from_config(config)  # its algorithms, devices, arms and ablation device
 
 
 def base_algorithm(algorithm):
     """The aihwkit build_config name of a compare algorithm: a variant's ``algorithm``, else the name itself."""
-    return COMPARE["variants"][algorithm]["algorithm"] if algorithm in COMPARE["variants"] else algorithm
+    return COMPARE_DESIGN.base.get(algorithm, algorithm)
 
 
 def variant_fields(algorithm):
@@ -436,31 +437,13 @@ def variant_fields(algorithm):
 
 def grid_points(algorithm):
     """``{point: {field: value}}`` of ``algorithm``'s grid: fast_lr (if it has one) and compare.grids fields."""
-    grid = dict(COMPARE["grids"].get(algorithm, {}))
-    if base_algorithm(algorithm) in FAST_LR_ALGORITHMS:
-        grid.setdefault("fast_lr", COMPARE["fast_lrs"])
-    fields = sorted(grid)
-    points = {}
-    for combo in itertools.product(*(grid[f] for f in fields)):
-        point = dict(zip(fields, combo))
-        points[grid_point_name(point)] = point
-    return points
+    return {grid_point_name(p): p for p in compare_grid(COMPARE, algorithm, base_algorithm(algorithm))}
 
 
 def compare_arms():
     """The (algorithm, device, analog layers) combinations to run: each algorithm on each device that lists it
-    (a device without ``algorithms`` takes all), plus the ablations if enabled."""
-    devices = COMPARE["devices"]
-    arms = [(a, d, ALL_LAYERS) for a in COMPARE["algorithms"] for d in devices
-            if a in devices[d].get("algorithms", COMPARE["algorithms"])]
-    if COMPARE["ablations"] and COMPARE["devices"]:
-        arms += [(ABLATION_ALGORITHM, ablation_device(), layers) for layers in ANALOG_LAYER_SETS]
-    return list(dict.fromkeys(arms))
-
-
-def ablation_device():
-    """The compare device of the analog-layer ablations: compare.ablation_device, else the first listed."""
-    return COMPARE["ablation_device"] or next(iter(COMPARE["devices"]))
+    (a device without ``algorithms`` takes all), plus c-TTv2's analog-layer ablations on the ablation device."""
+    return [(arm.algorithm, arm.device, arm.layers) for arm in COMPARE_DESIGN.arms]
 
 
 def analog_simulators():
@@ -509,14 +492,7 @@ def compare_run_folders():
 
 def compare_caption():
     """Settings line of the comparison figures and tables."""
-    epochs = COMPARE["epochs"] or config["finetune"]["epochs"]
-    devices = "; ".join(f"{n} = {e['name']} {e.get('fields', {})}" for n, e in COMPARE["devices"].items())
-    return (
-        f"{settings_caption()}; comparison: algorithms {COMPARE['algorithms']} (aihwkit build_config, Table I where the "
-        f"compound has the field), devices {devices}, {epochs} epochs, transfer noise tau {COMPARE['transfer_noise']}, "
-        f"grid fast_lr {COMPARE['fast_lrs']} {COMPARE['grids'] or ''} chosen per task, algorithm and device on "
-        f"validation, simulator policy {COMPARE['simulator']} (each run's simulator in compare_runs.csv)"
-    )
+    return caption_of_compare(config)
 
 
 def settings_caption():

@@ -56,34 +56,32 @@ rule finetune_compare:
 
 
 rule aggregate_compare:
-    """Every comparison run with the grid-point selection (validation only), the selected arms over seeds, the pairs."""
+    """The comparison's tables: every run with the grid-point selection (validation only), their curves, the selected
+    arms over seeds, the pair check, and the questions beyond the paper scored under the protocol."""
     input:
         runs=lambda wildcards: expand(
             "{folder}/{file}", folder=compare_run_folders(), file=TABLE_RUN_FILES
         ),
         pairs="results/compare/pairs.json",
+        # digital TL, the reference of the layer questions: the same pre-training, splits and seeds
+        references=digital_run_files(COMPARE_TASKS, TABLE_RUN_FILES),
         plan=plan_file("compare"),
     output:
-        candidates=report(
-            "results/tables/compare_runs.csv",
-            caption="../report/table_compare_runs.rst",
-            category="Tables",
-            subcategory="Algorithms and devices",
-        ),
-        summary=report(
-            "results/tables/compare_summary.csv",
-            caption="../report/table_compare_summary.rst",
-            category="Tables",
-            subcategory="Algorithms and devices",
-        ),
-        pairs=report(
-            "results/tables/compare_pairs.csv",
-            caption="../report/table_compare_pairs.rst",
-            category="Tables",
-            subcategory="Algorithms and devices",
-        ),
+        **{
+            name: report(
+                f"results/tables/compare_{name}.csv",
+                caption=f"../report/table_compare_{name}.rst",
+                category="Tables",
+                subcategory="Algorithms and devices",
+            )
+            for name in ("runs", "summary", "pairs", "answers")
+        },
+        epochs="results/tables/compare_epochs.csv",
+        questions="results/tables/compare_questions.csv",
     params:
         run_folders=lambda wildcards, input: run_folders_of(input.runs),
+        references=lambda wildcards, input: run_folders_of(input.references),
+        design={section: config[section] for section in CompareDesign.CONFIG_SECTIONS},
     conda:
         "../../envs/analog-tl.yaml"
     log:

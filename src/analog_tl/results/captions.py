@@ -47,3 +47,20 @@ def sweep_caption(config: dict[str, Any], names: list[str]) -> str:
     if SPV in names:
         parts.append(f"subtract_symmetry_point {sweeps['spv_subtract_symmetry_point']}")
     return settings_caption(config) + "; sweep: " + ", ".join(parts)
+
+
+def compare_caption(config: dict[str, Any]) -> str:
+    """The settings line of the comparison's figures and tables: :func:`settings_caption` plus the comparison's."""
+    compare = config["compare"]
+    epochs = compare["epochs"] or config["finetune"]["epochs"]
+    devices = "; ".join(
+        f"{n} = {e['name']} {e.get('fields', {})}" + (f" mapping {e['mapping']}" if e.get("mapping") else "")
+        for n, e in compare["devices"].items()
+    )
+    return (
+        f"{settings_caption(config)}; comparison: algorithms {compare['algorithms']} (aihwkit build_config, Table I "
+        f"where the compound has the field; variants {compare['variants'] or 'none'}), devices {devices}, {epochs} "
+        f"epochs, transfer noise tau {compare['transfer_noise']}, grid fast_lr {compare['fast_lrs']} "
+        f"{compare['grids'] or ''} chosen per task, algorithm and device on validation, simulator policy "
+        f"{compare['simulator']} (each run's simulator in compare_runs.csv)"
+    )

@@ -28,6 +28,8 @@ from analog_tl.results.protocol import (
     Difference,
     binomial_se_points,
     critical_noise_verdict,
+    errors_by_seed,
+    mean_n_test,
     metric_verdict,
     overall_verdict,
     paired_difference,
@@ -95,20 +97,6 @@ def paper_claims() -> list[PaperClaim]:
     return claims
 
 
-def _errors(runs: pd.DataFrame, metric: str) -> pd.Series:
-    """Test errors (fractions) of one arm's ``runs`` under ``metric``, indexed by seed; ValueError on a seed twice."""
-    errors = runs.set_index("seed")[METRIC_COLUMNS[metric]].sort_index()
-    twice = sorted(set(errors.index[errors.index.duplicated()]))
-    if twice:
-        raise ValueError(f"two runs of seed(s) {twice} in one arm ({runs['run'].iloc[0]}, ...): a runs table of one "
-                         "grid has one run per arm and seed")
-    return errors
-
-
-def _n_test(runs: pd.DataFrame) -> float:
-    return float(runs["n_test"].mean()) if "n_test" in runs.columns and len(runs) else math.nan
-
-
 def _tau0(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Runs of ``mode``; analog TL at its smallest transfer noise."""
     rows = runs[runs["mode"] == mode]
@@ -122,15 +110,17 @@ def _modes_difference(task_runs: pd.DataFrame, claim: PaperClaim, metric: str) -
     arm, ref = _tau0(task_runs, claim.arm), _tau0(task_runs, claim.reference)
     if arm.empty or ref.empty:
         return None
-    return paired_difference(_errors(arm, metric), _errors(ref, metric), _n_test(arm), _n_test(ref))
+    return paired_difference(errors_by_seed(arm, metric), errors_by_seed(ref, metric), mean_n_test(arm),
+                             mean_n_test(ref))
 
 
 def _gap(task_runs: pd.DataFrame, metric: str) -> tuple[pd.Series, float]:
     """Per-seed analog TL - digital TL gap (points) of one task and its binomial SE (points)."""
     arm, ref = _tau0(task_runs, ANALOG_TL), _tau0(task_runs, DIGITAL_TL)
-    a, b = _errors(arm, metric), _errors(ref, metric)
+    a, b = errors_by_seed(arm, metric), errors_by_seed(ref, metric)
     gap = 100.0 * (a - b).dropna()
-    se = math.hypot(binomial_se_points(float(a.mean()), _n_test(arm)), binomial_se_points(float(b.mean()), _n_test(ref)))
+    se = math.hypot(binomial_se_points(float(a.mean()), mean_n_test(arm)),
+                    binomial_se_points(float(b.mean()), mean_n_test(ref)))
     return gap, se
 
 
@@ -209,7 +199,8 @@ def claims_table(runs: pd.DataFrame, sweeps: dict[str, pd.DataFrame] | None = No
                     if points is None:
                         continue
                     at, base, value = points
-                    diff = paired_difference(_errors(at, metric), _errors(base, metric), _n_test(at), _n_test(base))
+                    diff = paired_difference(errors_by_seed(at, metric), errors_by_seed(base, metric),
+                                             mean_n_test(at), mean_n_test(base))
                     note = f"{claim.arm} {value:g} % minus {float(base['sweep_value'].iloc[0]):g} %"
                 if diff is not None:
                     rows.append(_row(claim, task, metric, diff, metric_verdict(diff, claim.claim), note))

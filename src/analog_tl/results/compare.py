@@ -1,15 +1,21 @@
 """Tables and figures of the comparison experiments (algorithms x devices, analog-layer ablations).
 
-Selection is on validation only: for every (task, algorithm, device, analog
-layers) the grid point with the lowest mean ``best_val_error`` over seeds is
-selected (ties to the first point in sorted order); its test errors at the
-epochs of lowest validation error are the result, with their spread over seeds.
+Selection is on validation only (``docs/protocol.md``, sections 4 and 9): for
+every (task, algorithm, device, analog layers) the grid point with the lowest
+mean over seeds of the validation error at the selected epoch
+(``best_val_error``) is selected; ties go to the lower mean validation loss
+there, then to the first point in sorted order. Its runs' three test-error
+metrics (:data:`analog_tl.results.protocol.METRICS`) are the result, with their
+spread over seeds.
 """
 
 from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import matplotlib
 
@@ -19,8 +25,11 @@ import pandas as pd  # noqa: E402
 
 from analog_tl.io import read_json  # noqa: E402
 from analog_tl.results.figures import _caption  # noqa: E402
-from analog_tl.results.selection import RESULT, SELECTION_SCORE  # noqa: E402
-from analog_tl.results.tables import runs_table  # noqa: E402
+from analog_tl.results.protocol import METRIC_COLUMNS  # noqa: E402
+from analog_tl.results.selection import RESULT, SELECTION_SCORE, TIE_BREAK, with_tie_break  # noqa: E402
+from analog_tl.results.design import CompareDesign  # noqa: E402
+from analog_tl.results.questions import answers_table, questions_table  # noqa: E402
+from analog_tl.results.tables import epochs_table, runs_table, write_csv  # noqa: E402
 from analog_tl.vocabulary import (  # noqa: E402
     ALL_LAYERS, BACKBONE_LAYERS, DIGITAL_SCRATCH, DIGITAL_TL, HEAD_LAYERS, MODE_LABELS, PAPER_ALGORITHM,
 )
@@ -40,8 +49,10 @@ def select_points(candidates: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in [*POINT_KEYS, "seed", SELECTION_SCORE, RESULT] if c not in candidates.columns]
     if missing:
         raise ValueError(f"comparison runs lack column(s) {missing}")
-    means = candidates.groupby(POINT_KEYS)[SELECTION_SCORE].mean().rename("val_error_mean").reset_index()
-    order = means.sort_values([*ARM_KEYS, "val_error_mean", "hyperparameters"], kind="stable")
+    grouped = with_tie_break(candidates).groupby(POINT_KEYS)
+    means = pd.concat([grouped[SELECTION_SCORE].mean().rename("val_error_mean"),
+                       grouped[TIE_BREAK].mean().rename("val_loss_mean")], axis=1).reset_index()
+    order = means.sort_values([*ARM_KEYS, "val_error_mean", "val_loss_mean", "hyperparameters"], kind="stable")
     chosen = order.groupby(ARM_KEYS, sort=False).head(1)[POINT_KEYS]
     table = candidates.merge(means, on=POINT_KEYS, how="left")
     marks = table[POINT_KEYS].merge(chosen.assign(selected=True), on=POINT_KEYS, how="left")["selected"]
@@ -49,13 +60,25 @@ def select_points(candidates: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise(selected: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, algorithm, device, analog layers): the selected point's test error over seeds."""
+    """One row per (task, algorithm, device, analog layers): the selected point's test errors over seeds.
+
+    ``test_error_*``: the ``selected`` metric (mean, std, min, max; fractions);
+    ``test_error_<metric>_mean`` for each of the three metrics; ``converged``:
+    how many of the seeds' runs converged (section 3), where the runs say.
+    """
     rows = selected[selected["selected"]]
     grouped = rows.groupby(ARM_KEYS, sort=True)
-    summary = grouped[RESULT].agg(n_seeds="count", test_error_mean="mean", test_error_std="std",
+    result = METRIC_COLUMNS["selected"] if METRIC_COLUMNS["selected"] in rows.columns else RESULT
+    summary = grouped[result].agg(n_seeds="count", test_error_mean="mean", test_error_std="std",
                                   test_error_min="min", test_error_max="max").reset_index()
+    for column in METRIC_COLUMNS.values():
+        if column in rows.columns:
+            summary[f"{column}_mean"] = grouped[column].mean().to_numpy()
+    if "converged" in rows.columns:
+        summary["converged"] = grouped["converged"].sum().astype(int).to_numpy()
     firsts = grouped.first().reset_index()
-    keep = ["n_classes", "hyperparameters", "val_error_mean", "simulator", "epochs", *DEVICE_FIGURES]
+    keep = ["n_classes", "hyperparameters", "val_error_mean", "val_loss_mean", "simulator", "epochs", "gamma",
+            "weight_scaling_omega", *DEVICE_FIGURES]
     return summary.merge(firsts[ARM_KEYS + [c for c in keep if c in firsts.columns]], on=ARM_KEYS)
 
 
@@ -72,15 +95,56 @@ def pairs_table(pairs_path: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare_tables(run_folders: list[str], pairs_path: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(every run with the selection, the selected arms over seeds, the pair report)."""
-    candidates = select_points(runs_table(run_folders))
-    return candidates, summarise(candidates), pairs_table(pairs_path)
+@dataclass(frozen=True)
+class CompareTables:
+    """The comparison's tables (``results/tables/compare_<name>.csv``, :data:`COMPARE_TABLES`).
+
+    ``runs``: every comparison run with the grid-point selection; ``epochs``:
+    their curves (:data:`EPOCH_COLUMNS`); ``summary``: the selected arms over
+    seeds; ``pairs``: the pair check; ``questions`` and ``answers``: the
+    questions beyond the paper per metric and per question
+    (:mod:`analog_tl.results.questions`).
+    """
+
+    runs: pd.DataFrame
+    epochs: pd.DataFrame
+    summary: pd.DataFrame
+    pairs: pd.DataFrame
+    questions: pd.DataFrame
+    answers: pd.DataFrame
+
+    def write(self, paths: Mapping[str, str | Path]) -> None:
+        """Write every table to ``paths[name]`` (atomically)."""
+        for name in COMPARE_TABLES:
+            write_csv(getattr(self, name), paths[name])
+
+
+COMPARE_TABLES = tuple(f.name for f in fields(CompareTables))
+# Per-epoch columns kept for the comparison runs (their settings are in the runs table, joined on ``run``).
+EPOCH_COLUMNS = ["run", "epoch", "train_loss", "train_error", "val_error", "val_loss", "test_error", "seconds"]
+
+
+def tables_from_runs(runs: pd.DataFrame, epochs: pd.DataFrame, digital: pd.DataFrame, pairs: pd.DataFrame,
+                     design: CompareDesign) -> CompareTables:
+    """The comparison's tables from its runs (with the protocol's scores), their curves, the digital runs
+    (digital TL of the same pre-training and seeds) and the pair table."""
+    candidates = select_points(runs.drop(columns=["selected", "val_error_mean", "val_loss_mean"], errors="ignore"))
+    questions = questions_table(candidates, digital, design)
+    return CompareTables(runs=candidates, epochs=epochs[[c for c in EPOCH_COLUMNS if c in epochs.columns]],
+                         summary=summarise(candidates), pairs=pairs, questions=questions,
+                         answers=answers_table(questions))
+
+
+def compare_tables(run_folders: list[str], pairs_path: str, digital_folders: list[str],
+                   design: CompareDesign) -> CompareTables:
+    """The comparison's tables from its run folders, the pair report and the digital runs' folders."""
+    return tables_from_runs(runs_table(run_folders), epochs_table(run_folders), runs_table(digital_folders),
+                            pairs_table(pairs_path), design)
 
 
 def _reference(runs: pd.DataFrame, task: str, mode: str) -> float:
     rows = runs[(runs["task"] == task) & (runs["mode"] == mode)]
-    return 100 * rows[RESULT].mean() if len(rows) else math.nan
+    return 100 * rows[METRIC_COLUMNS["selected"]].mean() if len(rows) else math.nan
 
 
 def _reference_lines(ax: plt.Axes, runs: pd.DataFrame, task: str) -> None:

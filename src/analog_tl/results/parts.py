@@ -41,6 +41,11 @@ KEYS = {
     "epochs": ["run", "epoch"],
     "transfer_noise": ["task", "seed", "tau", "layer"],
     "fast_lr": ["task", "mode", "fast_lr"],
+    # the algorithm comparison's part tables (analog_tl.results.compare_parts)
+    "compare_runs": ["run"],
+    "compare_epochs": ["run", "epoch"],
+    "compare_digital_runs": ["run"],
+    "compare_pairs": ["algorithm", "device"],
 }
 # Wall-clock columns: they differ between two runs of the same job and are not compared.
 TIMING_COLUMNS = {"train_seconds", "seconds"}

@@ -113,6 +113,22 @@ def run_scores(epochs: pd.DataFrame, key: str = "run") -> pd.DataFrame:
 # --- comparing two arms ---------------------------------------------------------------
 
 
+def errors_by_seed(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """Test errors (fractions) of one arm's ``runs`` under ``metric``, indexed by seed; ValueError on a seed twice."""
+    errors = runs.set_index("seed")[METRIC_COLUMNS[metric]].sort_index()
+    twice = sorted(set(errors.index[errors.index.duplicated()]))
+    if twice:
+        raise ValueError(f"two runs of seed(s) {twice} in one arm ({runs['run'].iloc[0]}, ...): a runs table of one "
+                         "grid has one run per arm and seed")
+    return errors
+
+
+def mean_n_test(runs: pd.DataFrame) -> float:
+    """Mean test-set size of ``runs`` (NaN without an ``n_test`` column or rows)."""
+    return float(runs["n_test"].mean()) if "n_test" in runs.columns and len(runs) else math.nan
+
+
+
 @dataclass(frozen=True)
 class Difference:
     """Mean difference of two arms' test errors (percentage points) with its intervals.

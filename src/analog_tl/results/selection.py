@@ -34,7 +34,7 @@ def select_learning_rates(candidates: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in [*POINT_KEYS, "lr", SELECTION_SCORE, RESULT] if c not in candidates.columns]
     if missing:
         raise ValueError(f"sweep table lacks column(s) {missing}")
-    order = _with_tie_break(candidates).sort_values([*POINT_KEYS, SELECTION_SCORE, TIE_BREAK, "lr"], kind="stable")
+    order = with_tie_break(candidates).sort_values([*POINT_KEYS, SELECTION_SCORE, TIE_BREAK, "lr"], kind="stable")
     chosen = order.groupby(POINT_KEYS, sort=False, dropna=False).head(1).index
     table = candidates.copy()
     table["selected"] = table.index.isin(chosen)
@@ -51,7 +51,7 @@ def check_candidates_complete(candidates: pd.DataFrame, lrs: list[float]) -> Non
             raise ValueError(f"sweep point ({where}) has no run at learning rate(s) {lacking}")
 
 
-def _with_tie_break(candidates: pd.DataFrame) -> pd.DataFrame:
+def with_tie_break(candidates: pd.DataFrame) -> pd.DataFrame:
     """``candidates`` with a :data:`TIE_BREAK` column (NaN where the table predates it)."""
     return candidates if TIE_BREAK in candidates.columns else candidates.assign(**{TIE_BREAK: float("nan")})
 
@@ -87,7 +87,7 @@ def select_fast_lr(candidates: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in [*FAST_LR_KEYS, "seed", SELECTION_SCORE, RESULT] if c not in candidates.columns]
     if missing:
         raise ValueError(f"fast_lr candidates lack column(s) {missing}")
-    grouped = _with_tie_break(candidates).groupby(FAST_LR_KEYS, sort=True)
+    grouped = with_tie_break(candidates).groupby(FAST_LR_KEYS, sort=True)
     table = grouped[SELECTION_SCORE].agg(n_seeds="count", val_error_mean="mean", val_error_std="std").reset_index()
     table["val_loss_mean"] = grouped[TIE_BREAK].mean().to_numpy()
     table["test_error_mean"] = grouped[RESULT].mean().to_numpy()

@@ -54,8 +54,20 @@ def run_settings(folder: str | Path) -> dict[str, Any]:
         mean = sum(p["mean"] * p["count"] for p in points) / n
         second = sum((p["std"] ** 2 + p["mean"] ** 2) * p["count"] for p in points) / n
         settings["symmetry_point_mean"], settings["symmetry_point_std"] = mean, max(second - mean**2, 0.0) ** 0.5
+    settings.update(algorithm_settings(record))
     settings["run"] = str(folder)
     return settings
+
+
+def algorithm_settings(record: dict[str, Any]) -> dict[str, Any]:
+    """Residual learning's ``gamma`` and the weight mapping's ``weight_scaling_omega`` of an analog run (else {}).
+
+    Read from the run's resolved ``rpu_config``; records without one (digital runs) give nothing.
+    """
+    rpu = record.get("rpu_config") or {}
+    found = {"gamma": (rpu.get("device") or {}).get("gamma"),
+             "weight_scaling_omega": (rpu.get("mapping") or {}).get("weight_scaling_omega")}
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def epochs_table(run_folders: list[str]) -> pd.DataFrame:
