@@ -10,4 +10,5 @@ with snakemake_step(snakemake):  # noqa: F821 (injected by Snakemake)
         algorithms={name: (base, dict(fields)) for name, (base, fields) in snakemake.params.algorithms.items()},  # noqa: F821
         devices={name: from_dict(AnalogConfig, params) for name, params in snakemake.params.devices.items()},  # noqa: F821
         out=snakemake.output[0],  # noqa: F821
+        pairs=snakemake.params.pairs,  # noqa: F821
     )

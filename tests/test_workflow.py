@@ -373,6 +373,8 @@ def test_a_variant_runs_as_its_own_algorithm_on_the_devices_that_list_it(copy_of
     compare["devices"]["hfo2"]["algorithms"] = list(TINY["compare"]["algorithms"])
     write_config(copy_of_run, config)
     snakemake(copy_of_run, "--cores", "2", "results/compare/pairs.json")
+    checked = {(p["algorithm"], p["device"]) for p in json.loads((copy_of_run / "results/compare/pairs.json").read_text())["pairs"]}
+    assert ("c-ttv2-rl", "nominal") in checked and ("c-ttv2-rl", "hfo2") not in checked  # the arms' pairs only
     jobs = planned_jobs(copy_of_run)
     assert jobs.pop("finetune_compare") == 2 * 2  # tasks x fast_lr points (gamma 0.3), the nominal device only
     target = "results/compare/2class/c-ttv2-rl/nominal/layers~all/fast_lr~0.1,gamma~0.3/seed~0/final.json"

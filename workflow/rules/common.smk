@@ -422,7 +422,16 @@ def noise_reports():
 # --- comparison: algorithms x devices, analog-layer ablations (rules/compare.smk) ----------
 
 COMPARE = config["compare"]
-COMPARE_DESIGN = CompareDesign.from_config(config)  # its algorithms, devices, arms and ablation device
+
+
+def compare_design_config():
+    """What CompareDesign reads of the config, narrowed to what the comparison depends on (a rule's params)."""
+    return {"tasks": list(COMPARE_TASKS), "finetune": {"seeds": [int(s) for s in SEEDS]},
+            "analog": {"mapping": config["analog"]["mapping"]},
+            "compare": {key: COMPARE[key] for key in sorted(COMPARE) if key != "tasks"}}  # the tasks: above
+
+
+COMPARE_DESIGN = CompareDesign.from_config(compare_design_config())  # its algorithms, devices, arms, ablation
 
 
 def base_algorithm(algorithm):

@@ -1,5 +1,6 @@
 checkpoint compare_pairs:
-    """Which (algorithm, device) pairs of the comparison aihwkit can build and train (one step on a tiny layer), and why not.
+    """Which (algorithm, device) pairs of the comparison's arms aihwkit can build and train (one step on a tiny layer),
+    and why not.
 
     The comparison runs exist only for the pairs that pass; the report (and
     tables/compare_pairs.csv) names every other pair with aihwkit's message.
@@ -9,6 +10,7 @@ checkpoint compare_pairs:
     params:
         algorithms=lambda wildcards: {a: (base_algorithm(a), variant_fields(a)) for a, _, _ in compare_arms()},
         devices=lambda wildcards: {name: compare_device_params(name) for name in COMPARE["devices"]},
+        pairs=lambda wildcards: sorted({(a, d) for a, d, _ in compare_arms()}),  # the arms' pairs only
     conda:
         "../../envs/analog-tl.yaml"
     log:
@@ -81,7 +83,7 @@ rule aggregate_compare:
     params:
         run_folders=lambda wildcards, input: run_folders_of(input.runs),
         references=lambda wildcards, input: run_folders_of(input.references),
-        design={section: config[section] for section in CompareDesign.CONFIG_SECTIONS},
+        design=compare_design_config(),
     conda:
         "../../envs/analog-tl.yaml"
     log:

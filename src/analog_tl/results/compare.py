@@ -138,8 +138,9 @@ def tables_from_runs(runs: pd.DataFrame, epochs: pd.DataFrame, digital: pd.DataF
 def compare_tables(run_folders: list[str], pairs_path: str, digital_folders: list[str],
                    design: CompareDesign) -> CompareTables:
     """The comparison's tables from its run folders, the pair report and the digital runs' folders."""
-    return tables_from_runs(runs_table(run_folders), epochs_table(run_folders), runs_table(digital_folders),
-                            pairs_table(pairs_path), design)
+    epochs = epochs_table(run_folders) if run_folders else pd.DataFrame(columns=EPOCH_COLUMNS)
+    return tables_from_runs(runs_table(run_folders), epochs, runs_table(digital_folders), pairs_table(pairs_path),
+                            design)
 
 
 def _reference(runs: pd.DataFrame, task: str, mode: str) -> float:
@@ -162,6 +163,7 @@ def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, ca
     tasks = sorted(summary["task"].unique()) or ["no comparison runs"]
     devices = list(dict.fromkeys(pairs["device"]))
     algorithms = list(dict.fromkeys(pairs["algorithm"]))
+    failed = set(zip(pairs.loc[pairs["status"] != "ok", "algorithm"], pairs.loc[pairs["status"] != "ok", "device"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 3.6 * len(tasks)), 6.0), squeeze=False)
     width = 0.8 / max(len(algorithms), 1)
     colours = plt.get_cmap("tab10").colors
@@ -170,8 +172,9 @@ def plot_fig6(summary: pd.DataFrame, pairs: pd.DataFrame, runs: pd.DataFrame, ca
             for d, device in enumerate(devices):
                 x = d + (a - (len(algorithms) - 1) / 2) * width
                 match = rows[(rows.task == task) & (rows.algorithm == algorithm) & (rows.compare_device == device)]
-                if match.empty:  # the pair cannot be built (compare_pairs.csv says why)
-                    ax.text(x, 1, "n/a", rotation=90, ha="center", va="bottom", fontsize=7)
+                if match.empty:  # not an arm, or the pair cannot be built (compare_pairs.csv says why)
+                    if (algorithm, device) in failed:
+                        ax.text(x, 1, "n/a", rotation=90, ha="center", va="bottom", fontsize=7)
                     continue
                 row = match.iloc[0]
                 spread = [[100 * (row.test_error_mean - row.test_error_min)], [100 * (row.test_error_max - row.test_error_mean)]]

@@ -68,17 +68,20 @@ def read_compare_part(folder: str | Path) -> dict[str, pd.DataFrame]:
     if (tables / "runs.csv").is_file():
         missing = [n for n in PART_TABLES if not (tables / f"{n}.csv").is_file()]
         if missing:
-            raise PartsError(f"part {folder}: no {', '.join(f'compare/{m}.csv' for m in missing)} beside compare/runs.csv")
+            listed = ", ".join(f"compare/{m}.csv" for m in missing)
+            raise PartsError(f"part {folder}: no {listed} beside compare/runs.csv")
         return {name: pd.read_csv(tables / f"{name}.csv") for name in PART_TABLES}
     if not (folder / "results" / "compare").is_dir():
-        raise PartsError(f"part {folder}: neither compare/runs.csv nor finished runs under {folder / 'results/compare'}")
+        raise PartsError(f"part {folder}: neither compare/runs.csv nor finished runs under "
+                         f"{folder / 'results' / 'compare'}")
     return tabulate_compare_part(folder)
 
 
 def _planned(design: CompareDesign, pairs: pd.DataFrame) -> list[tuple[str, str, str, str]]:
     """(task, algorithm, device, layers) of every arm the design runs whose pair the pair check built."""
     ok = set(zip(pairs.loc[pairs["status"] == "ok", "algorithm"], pairs.loc[pairs["status"] == "ok", "device"]))
-    return [(t, a.algorithm, a.device, a.layers) for t in design.tasks for a in design.arms if (a.algorithm, a.device) in ok]
+    return [(t, a.algorithm, a.device, a.layers) for t in design.tasks for a in design.arms
+            if (a.algorithm, a.device) in ok]
 
 
 def check_complete(runs: pd.DataFrame, design: CompareDesign, pairs: pd.DataFrame) -> None:
@@ -105,7 +108,7 @@ def merge_compare_parts(parts: Sequence[str | Path], design: CompareDesign) -> t
     """The comparison's tables from ``parts`` (the selection, summary and questions made over the merged runs) and
     the digital runs (digital TL and scratch) of the design's tasks and seeds, the figures' references."""
     read = [(str(p), read_compare_part(p)) for p in parts]
-    stacked = {name: stack(f"compare_{name}", [(label, tables[name]) for label, tables in read if not tables[name].empty])
+    stacked = {name: stack(f"compare_{name}", [(label, t[name]) for label, t in read if not t[name].empty])
                for name in PART_TABLES}
     pairs = stacked["pairs"]
     if pairs.empty:

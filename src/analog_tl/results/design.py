@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from analog_tl.vocabulary import ALL_LAYERS, ANALOG_LAYER_SETS, DIGITAL_TL, FAST_LR_ALGORITHMS, PAPER_ALGORITHM
 
@@ -58,11 +58,10 @@ class CompareDesign:
     seeds: tuple[int, ...] = ()
     n_points: Mapping[str, int] = dataclasses.field(default_factory=dict)  # grid points per algorithm
 
-    CONFIG_SECTIONS: ClassVar[tuple[str, ...]] = ("tasks", "finetune", "analog", "compare")  # what it reads
-
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CompareDesign:
-        """The design of a workflow config (with the schema's defaults)."""
+        """The design of a workflow config (with the schema's defaults): its ``compare`` section, ``tasks``,
+        ``finetune.seeds`` and ``analog.mapping``."""
         compare = config["compare"]
         variants = compare.get("variants", {})
         algorithms = list(compare["algorithms"])
@@ -80,7 +79,7 @@ class CompareDesign:
             ablation = compare.get("ablation_device") or next(iter(compare["devices"]))
             arms += [Arm(PAPER_ALGORITHM, ablation, layers) for layers in ANALOG_LAYER_SETS]
         return cls(base=base, devices=devices, arms=tuple(dict.fromkeys(arms)), ablation_device=ablation,
-                   tasks=tuple(compare["tasks"] or config["tasks"]),
+                   tasks=tuple(compare.get("tasks") or config["tasks"]),
                    seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
                    n_points={a: len(compare_grid(compare, a, base[a])) for a in algorithms})
 

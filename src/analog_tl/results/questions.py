@@ -39,7 +39,9 @@ from analog_tl.results.protocol import (
     paired_difference,
 )
 from analog_tl.results.design import DIGITAL_REFERENCE, Arm, CompareDesign
-from analog_tl.vocabulary import ALL_LAYERS, ANALOG_LAYER_SETS, BACKBONE_LAYERS, DIGITAL_TL, HEAD_LAYERS, PAPER_ALGORITHM
+from analog_tl.vocabulary import (
+    ALL_LAYERS, ANALOG_LAYER_SETS, BACKBONE_LAYERS, DIGITAL_TL, HEAD_LAYERS, PAPER_ALGORITHM,
+)
 
 BETTER = Claim("sign", -1.0)  # the arm's error is lower than the reference's
 WORSE = Claim("sign", +1.0)  # the arm's error is higher: a gap remains
@@ -118,6 +120,8 @@ def compare_questions(design: CompareDesign) -> list[Question]:
 def arm_runs(candidates: pd.DataFrame, digital: pd.DataFrame, task: str, arm: Arm) -> pd.DataFrame:
     """The runs of ``arm`` on ``task``: its selected grid point's (``candidates``) or digital TL's (``digital``)."""
     if arm.algorithm == DIGITAL_TL:
+        if digital.empty:  # no digital runs (none planned, or none finished in a part)
+            return digital
         return digital[(digital["task"] == task) & (digital["mode"] == DIGITAL_TL)]
     rows = candidates[(candidates["task"] == task) & candidates["selected"]]
     return rows[(rows["algorithm"] == arm.algorithm) & (rows["compare_device"] == arm.device)

@@ -77,14 +77,16 @@ def try_pair(algorithm: str, analog_cfg: AnalogConfig, seed: int = 0, fields: di
 
 
 def check_pairs(algorithms: dict[str, tuple[str, dict[str, Any]]], devices: dict[str, AnalogConfig],
-                out: str | Path) -> dict[str, Any]:
-    """Try every (algorithm, named device) pair (:func:`try_pair`); write the report (JSON) to ``out``.
+                out: str | Path, pairs: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Try every (algorithm, named device) pair of ``pairs`` (default: all) (:func:`try_pair`); write the report
+    (JSON) to ``out``.
 
     ``algorithms`` maps each arm's algorithm name to its aihwkit ``build_config`` name and fixed compound
     fields (a ``compare.variants`` entry; the name itself and none otherwise); ``devices`` maps each name
     of ``compare.devices`` to the analog settings of its runs (its device, and its weight mapping). Each
     device entry also carries its key figures (states, noise, variability).
     """
+    wanted = None if pairs is None else {tuple(pair) for pair in pairs}
     report: dict[str, Any] = {"pairs": [], "devices": {}}
     for name, analog_cfg in devices.items():
         device = analog_cfg.device
@@ -93,6 +95,8 @@ def check_pairs(algorithms: dict[str, tuple[str, dict[str, Any]]], devices: dict
         except Exception as error:  # noqa: BLE001 (recorded: e.g. a unit cell has no single-device figures)
             report["devices"][name] = {"device": device.name, "summary_error": f"{type(error).__name__}: {error}"}
         for algorithm, (base, fields) in algorithms.items():
+            if wanted is not None and (algorithm, name) not in wanted:
+                continue
             result = try_pair(base, analog_cfg, fields=fields)
             log.info("%s on %s: %s %s", algorithm, name, result["status"], result["reason"])
             report["pairs"].append({"algorithm": algorithm, "device": name, **result})
