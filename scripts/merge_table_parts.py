@@ -18,7 +18,7 @@ whose ``results/sweeps`` hold finished runs. ``--grid all``: both, from the same
 also score the paper's claims that the merged tables allow (``claims.csv``, ``verdicts.csv``:
 ``docs/protocol.md``). ``--grid compare``: the algorithm comparison (``compare_*.csv`` with the
 questions beyond the paper, Fig. 6 and the layers figure); a PART is a folder with ``compare/runs.csv``
-and its siblings (``scripts/tabulate_compare_part.py``), or a workflow folder whose ``results/compare``
+and its siblings (``scripts/tabulate_sweep_part.py --grid compare``), or a workflow folder whose ``results/compare``
 holds finished runs.
 """
 

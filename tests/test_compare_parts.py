@@ -32,9 +32,19 @@ def tiny_design(finished_run) -> CompareDesign:
 
 @pytest.fixture(scope="module")
 def tiny_part(finished_run, tmp_path_factory) -> Path:
+    """The tiny run's comparison tabulated as a part by the script (``tabulate_sweep_part.py --grid compare``)."""
     part = tmp_path_factory.mktemp("compare-part")
-    write_compare_part(finished_run, part)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "tabulate_sweep_part.py"), "--workflow", str(finished_run),
+         "--out", str(part), "--grid", "compare"], capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0 and "compare/digital_runs.csv (4 rows)" in result.stdout, result.stderr
     return part
+
+
+def test_a_folder_without_comparison_runs_is_named(tmp_path):
+    with pytest.raises(PartsError, match="no finished runs under"):
+        write_compare_part(tmp_path, tmp_path / "out")
 
 
 def _tables(folder: Path) -> Path:

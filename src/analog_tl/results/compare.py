@@ -24,11 +24,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analog_tl.io import read_json  # noqa: E402
+from analog_tl.results.design import CompareDesign  # noqa: E402
 from analog_tl.results.figures import _caption  # noqa: E402
 from analog_tl.results.protocol import METRIC_COLUMNS  # noqa: E402
-from analog_tl.results.selection import RESULT, SELECTION_SCORE, TIE_BREAK, with_tie_break  # noqa: E402
-from analog_tl.results.design import CompareDesign  # noqa: E402
 from analog_tl.results.questions import answers_table, questions_table  # noqa: E402
+from analog_tl.results.selection import RESULT, SELECTION_SCORE, TIE_BREAK, with_tie_break  # noqa: E402
 from analog_tl.results.tables import epochs_table, runs_table, write_csv  # noqa: E402
 from analog_tl.vocabulary import (  # noqa: E402
     ALL_LAYERS, BACKBONE_LAYERS, DIGITAL_SCRATCH, DIGITAL_TL, HEAD_LAYERS, MODE_LABELS, PAPER_ALGORITHM,

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from analog_tl.results.design import DIGITAL_REFERENCE, Arm, CompareDesign
 from analog_tl.results.protocol import (
     INCONCLUSIVE,
     METRIC_COLUMNS,
@@ -38,7 +39,6 @@ from analog_tl.results.protocol import (
     overall_verdict,
     paired_difference,
 )
-from analog_tl.results.design import DIGITAL_REFERENCE, Arm, CompareDesign
 from analog_tl.vocabulary import (
     ALL_LAYERS, ANALOG_LAYER_SETS, BACKBONE_LAYERS, DIGITAL_TL, HEAD_LAYERS, PAPER_ALGORITHM,
 )
