@@ -320,7 +320,7 @@ def _check_claims_table(first_header: str, verdicts_csv: str | list[str], claims
 
 
 def test_what_reproduces_sweep_claims_are_the_committed_part_verdicts():
-    parts = ("real-small-sweeps/part-1/claims", "real-small-sweeps/part-4/claims")
+    parts = ("real-small-sweeps/part-1/claims", "real-small-sweeps/part-4/claims", "real-small-sweeps/part-5/claims")
     mismatches = _check_claims_table("sweep claim", [f"{part}/verdicts.csv" for part in parts],
                                      [f"{part}/claims.csv" for part in parts])
     assert not mismatches, "\n".join(mismatches)
