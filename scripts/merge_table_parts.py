@@ -17,9 +17,9 @@ Figs. 4, 5 and SpV). A PART is a folder with ``sweeps/<axis>_runs.csv`` tables, 
 whose ``results/sweeps`` hold finished runs. ``--grid all``: both, from the same parts; these
 also score the paper's claims that the merged tables allow (``claims.csv``, ``verdicts.csv``:
 ``docs/protocol.md``). ``--grid compare``: the algorithm comparison (``compare_*.csv`` with the
-questions beyond the paper, Fig. 6 and the layers figure); a PART is a folder with ``compare/runs.csv``
-and its siblings (``scripts/tabulate_sweep_part.py --grid compare``), or a workflow folder whose ``results/compare``
-holds finished runs.
+questions beyond the paper, Fig. 6 and the layers figure); a PART is a folder with
+``compare/runs.csv`` and its siblings (``scripts/tabulate_sweep_part.py --grid compare``), or a
+workflow folder whose ``results/compare`` holds finished runs.
 """
 
 from __future__ import annotations

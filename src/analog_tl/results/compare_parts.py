@@ -113,8 +113,7 @@ def merge_compare_parts(parts: Sequence[str | Path], design: CompareDesign) -> t
     pairs = stacked["pairs"]
     if pairs.empty:
         raise PartsError("no part has the pair check (compare/pairs.csv)")
-    runs = _in_design(stacked["runs"].drop(columns=["selected", "val_error_mean", "val_loss_mean"], errors="ignore"),
-                      design)
+    runs = _in_design(stacked["runs"], design)  # the selection columns are made again by tables_from_runs
     check_complete(runs, design, pairs)
     digital = stacked["digital_runs"]
     digital = _in_design(digital, design) if not digital.empty else digital

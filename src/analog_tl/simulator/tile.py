@@ -29,8 +29,9 @@ same, so that it stays exact.
 
 With weight mapping (``settings.mapping.weight_scaling_omega`` > 0) a tile holds aihwkit's
 ``mapping_scales`` alpha ([1], or [p] per output row with ``columnwise``) and ``mapping_lr_scale``
-([1] float64, on the host as ``key`` and ``calls``): forward outputs and backward inputs are multiplied by alpha, update gradients divided by
-alpha times the learning-rate scale and the learning rate multiplied by it, as aihwkit's
+([1] float64, on the host as ``key`` and ``calls``): forward outputs and backward inputs are multiplied
+by alpha, update gradients divided by alpha times the learning-rate scale and the learning rate
+multiplied by it, as aihwkit's
 ``TileWithPeriphery`` does (``MappingSettings``).
 
 AGAD tiles (``settings.compound.algorithm == "agad"``) hold four more, as aihwkit's
