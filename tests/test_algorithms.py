@@ -114,6 +114,23 @@ def test_the_grid_point_is_chosen_on_mean_validation_error_never_on_test_error()
     assert table[table.selected].groupby("compare_device").size().to_dict() == {"hfo2": 1, "hfo2x": 1, "nominal": 2}
 
 
+def test_equal_validation_error_counts_tie_and_the_last_tie_break_compares_numbers():
+    """(1, 1, 7) and (3, 3, 3) errors of 100 average to 0.030000000000000002 and 0.03 in floating point: a tie the
+    validation loss decides; of points tied on both, 2.0 comes before 10.0 (text order would put 10.0 first)."""
+    arm = {"task": "5class", "algorithm": "agad", "compare_device": "nominal", "analog_layers": "all",
+           "test_error_at_best_val": 0.5}
+    rows = [{**arm, "hyperparameters": "fast_lr=0.1", "seed": s, "best_val_error": k / 100, "best_val_loss": 0.7}
+            for s, k in enumerate((1, 1, 7))]
+    rows += [{**arm, "hyperparameters": "fast_lr=1.0", "seed": s, "best_val_error": 3 / 100, "best_val_loss": 0.9}
+             for s in range(3)]
+    rows += [{**arm, "compare_device": "hfo2", "hyperparameters": f"fast_lr={v!r}", "seed": 0, "best_val_error": 0.3,
+              "best_val_loss": 0.8} for v in (10.0, 2.0)]
+    table = select_points(pd.DataFrame(rows))
+    chosen = table[table.selected].groupby("compare_device").hyperparameters.unique()
+    assert list(chosen["nominal"]) == ["fast_lr=0.1"]  # lower validation loss, not a float's last bit
+    assert list(chosen["hfo2"]) == ["fast_lr=2.0"]
+
+
 def test_the_layer_figure_shows_the_ablation_device_only():
     from analog_tl.results.compare import plot_ablation
 

@@ -101,12 +101,45 @@ def test_two_parts_merge_into_the_same_answers_as_one(tiny_part, tiny_design, tm
 
 def test_a_missing_grid_point_is_named(tiny_part, tiny_design, tmp_path):
     first, second = _split(tiny_part, tmp_path)
-    with pytest.raises(PartsError, match="the parts hold 1 of the 2 grid points of 5class agad on hfo2"):
+    with pytest.raises(PartsError, match=r"the parts hold grid points \['fast_lr=0.1'\] of 5class agad on hfo2 .*"
+                                         r"lacking \['fast_lr=1.0'\]"):
         drop = "results/compare/5class/agad/hfo2/layers~all/fast_lr~1.0/seed~0"
         path = second / "compare" / "runs.csv"
         table = pd.read_csv(path)
         table[table.run != drop].to_csv(path, index=False)
         merge_compare_parts([first, second], tiny_design)
+
+
+def _edit(part: Path, tmp_path: Path, name: str, edit) -> Path:
+    """A copy of ``part`` whose ``compare/<name>.csv`` is ``edit(table)``."""
+    copy = tmp_path / f"edited-{name}"
+    shutil.copytree(part, copy)
+    path = copy / "compare" / f"{name}.csv"
+    edit(pd.read_csv(path)).to_csv(path, index=False)
+    return copy
+
+
+def test_a_grid_point_the_design_does_not_plan_is_named(tiny_part, tiny_design, tmp_path):
+    renamed = _edit(tiny_part, tmp_path, "runs", lambda t: t.assign(hyperparameters=t.hyperparameters.str.replace(
+        "fast_lr=1.0", "fast_lr=0.5")))
+    with pytest.raises(PartsError, match=r"not planned \['fast_lr=0.5'\]"):
+        merge_compare_parts([renamed], tiny_design)
+
+
+def test_a_missing_digital_tl_reference_is_named(tiny_part, tiny_design, tmp_path):
+    without = _edit(tiny_part, tmp_path, "digital_runs",
+                    lambda t: t[~((t["mode"] == "digital_tl") & (t.task == "5class"))])
+    with pytest.raises(PartsError, match=r"lack the digital TL reference of 5class, seed\(s\) \[0\]"):
+        merge_compare_parts([without], tiny_design)
+
+
+def test_runs_of_another_pre_training_are_named(tiny_part, tiny_design, tmp_path):
+    def other_pretraining(table: pd.DataFrame) -> pd.DataFrame:
+        return table.assign(pretrained_sha256=["a" * 64] + ["b" * 64] * (len(table) - 1))
+
+    mixed = _edit(tiny_part, tmp_path, "runs", other_pretraining)
+    with pytest.raises(PartsError, match=r"pretrained_sha256 'a+' in .* but 'b+' in .*one pre-training"):
+        merge_compare_parts([mixed], tiny_design)
 
 
 def test_a_run_that_differs_between_parts_is_named(tiny_part, tiny_design, tmp_path):

@@ -41,6 +41,8 @@ def test_the_protocols_design_has_its_26_grid_points(section_9_design):
     points = sum(section_9_design.n_points[arm.algorithm] for arm in section_9_design.arms)
     assert points == 26 and section_9_design.seeds == (0, 1, 2)
     assert section_9_design.n_points == {"c-ttv2": 2, "ttv2": 2, "agad": 2, "c-ttv2-rl": 4, "agad-rl": 4}
+    assert section_9_design.points["c-ttv2-rl"] == ("fast_lr=0.1,gamma=0.1", "fast_lr=0.1,gamma=0.3",
+                                                    "fast_lr=1.0,gamma=0.1", "fast_lr=1.0,gamma=0.3")
 
 
 def _design() -> CompareDesign:
@@ -113,6 +115,14 @@ def test_a_question_whose_arm_did_not_run_is_not_asked_and_one_seed_is_not_an_an
     answer = answers_table(questions).iloc[0]
     assert answer["answer"] == "not resolved at this scale" and answer["n_seeds"] == 1
     assert answer["reason"].startswith("fewer than 2 paired seeds")
+
+
+def test_an_answer_paired_on_fewer_seeds_than_planned_says_so():
+    rows = [*_runs(Arm("c-ttv2", "dev"), 0.30), *[r for r in _runs(Arm("agad", "dev"), 0.10) if r["seed"] < 2]]
+    questions = questions_table(_candidates(rows), pd.DataFrame(columns=["task", "mode"]), _design())
+    answer = answers_table(questions, planned_seeds=3).iloc[0]
+    assert answer["n_seeds"] == 2 and answer["reason"].startswith("2 of the 3 planned seeds paired")
+    assert not answers_table(questions, planned_seeds=2).iloc[0]["reason"].startswith("2 of")
 
 
 @pytest.mark.parametrize("metric", ["selected", "last", "last10"])

@@ -40,3 +40,14 @@ def test_a_validation_error_tie_goes_to_the_lower_mean_validation_loss():
     chosen = select_fast_lr(table).set_index(["mode", "fast_lr"])
     assert chosen.loc[("analog_scratch", 1.0), "selected"] and not chosen.loc[("analog_scratch", 0.1), "selected"]
     assert chosen.loc[("analog_scratch", 1.0), "val_loss_mean"] == pytest.approx(0.75)
+
+
+def test_equal_validation_error_counts_tie_whatever_floating_point_makes_of_their_mean():
+    """(1, 1, 7) and (3, 3, 3) errors of 100: means 0.030000000000000002 and 0.03, a tie the loss decides."""
+    rows = [{"task": "t", "mode": "analog_tl", "fast_lr": fast_lr, "seed": seed, "best_val_error": k / 100,
+             "best_val_loss": loss, "test_error_at_best_val": 0.5}
+            for fast_lr, counts, loss in ((0.1, (3, 3, 3), 0.9), (1.0, (1, 1, 7), 0.7))
+            for seed, k in enumerate(counts)]
+    assert sum(k / 100 for k in (1, 1, 7)) / 3 != sum(k / 100 for k in (3, 3, 3)) / 3  # the trap itself
+    chosen = select_fast_lr(pd.DataFrame(rows)).set_index("fast_lr")
+    assert chosen.loc[1.0, "selected"] and not chosen.loc[0.1, "selected"]

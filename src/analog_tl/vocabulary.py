@@ -11,6 +11,7 @@ This module imports nothing of the project: it sits at the bottom of the import 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -35,6 +36,18 @@ DEFAULT_POINT = "default"  # the name of a comparison grid point without fields 
 def grid_point_name(point: Mapping[str, object]) -> str:
     """Folder name of a comparison grid point: ``field~value`` in field order, joined by ``,``; ``default`` if empty."""
     return ",".join(f"{field}~{grid_value(point[field])}" for field in sorted(point)) or DEFAULT_POINT
+
+
+def grid_point_text(point: Mapping[str, object]) -> str:
+    """A comparison run's ``hyperparameters`` column: ``field=value`` (``repr``) in field order, joined by ``,``."""
+    return ",".join(f"{field}={point[field]!r}" for field in sorted(point)) or DEFAULT_POINT
+
+
+def grid_point_values(text: str) -> tuple[object, ...]:
+    """The values of a :func:`grid_point_text`, in field order (``()`` for the default point): numbers sort as numbers."""
+    if text == DEFAULT_POINT:
+        return ()
+    return tuple(ast.literal_eval(item.split("=", 1)[1]) for item in text.split(","))
 
 
 # --- training modes -----------------------------------------------------------------------

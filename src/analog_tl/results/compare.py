@@ -4,7 +4,8 @@ Selection is on validation only (``docs/protocol.md``, sections 4 and 9): for
 every (task, algorithm, device, analog layers) the grid point with the lowest
 mean over seeds of the validation error at the selected epoch
 (``best_val_error``) is selected; ties go to the lower mean validation loss
-there, then to the first point in sorted order. Its runs' three test-error
+there, then to the point of smaller values (compared as numbers); means of equal
+error counts tie exactly (:func:`analog_tl.results.selection.rank_mean`). Its runs' three test-error
 metrics (:data:`analog_tl.results.protocol.METRICS`) are the result, with their
 spread over seeds.
 """
@@ -28,10 +29,11 @@ from analog_tl.results.design import CompareDesign  # noqa: E402
 from analog_tl.results.figures import _caption  # noqa: E402
 from analog_tl.results.protocol import METRIC_COLUMNS  # noqa: E402
 from analog_tl.results.questions import answers_table, questions_table  # noqa: E402
-from analog_tl.results.selection import RESULT, SELECTION_SCORE, TIE_BREAK, with_tie_break  # noqa: E402
+from analog_tl.results.selection import RESULT, SELECTION_SCORE, TIE_BREAK, rank_mean, with_tie_break  # noqa: E402
 from analog_tl.results.tables import epochs_table, runs_table, write_csv  # noqa: E402
 from analog_tl.vocabulary import (  # noqa: E402
     ALL_LAYERS, BACKBONE_LAYERS, DIGITAL_SCRATCH, DIGITAL_TL, HEAD_LAYERS, MODE_LABELS, PAPER_ALGORITHM,
+    grid_point_values,
 )
 
 ARM_KEYS = ["task", "algorithm", "compare_device", "analog_layers"]
@@ -50,9 +52,10 @@ def select_points(candidates: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"comparison runs lack column(s) {missing}")
     grouped = with_tie_break(candidates).groupby(POINT_KEYS)
-    means = pd.concat([grouped[SELECTION_SCORE].mean().rename("val_error_mean"),
+    means = pd.concat([grouped[SELECTION_SCORE].agg(rank_mean).rename("val_error_mean"),
                        grouped[TIE_BREAK].mean().rename("val_loss_mean")], axis=1).reset_index()
-    order = means.sort_values([*ARM_KEYS, "val_error_mean", "val_loss_mean", "hyperparameters"], kind="stable")
+    values = means.assign(_values=means["hyperparameters"].map(grid_point_values))  # last tie-break: smaller values
+    order = values.sort_values([*ARM_KEYS, "val_error_mean", "val_loss_mean", "_values"], kind="stable")
     chosen = order.groupby(ARM_KEYS, sort=False).head(1)[POINT_KEYS]
     table = candidates.merge(means, on=POINT_KEYS, how="left")
     marks = table[POINT_KEYS].merge(chosen.assign(selected=True), on=POINT_KEYS, how="left")["selected"]
@@ -132,7 +135,7 @@ def tables_from_runs(runs: pd.DataFrame, epochs: pd.DataFrame, digital: pd.DataF
     questions = questions_table(candidates, digital, design)
     return CompareTables(runs=candidates, epochs=epochs[[c for c in EPOCH_COLUMNS if c in epochs.columns]],
                          summary=summarise(candidates), pairs=pairs, questions=questions,
-                         answers=answers_table(questions))
+                         answers=answers_table(questions, len(design.seeds)))
 
 
 def compare_tables(run_folders: list[str], pairs_path: str, digital_folders: list[str],

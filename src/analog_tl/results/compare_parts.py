@@ -22,7 +22,7 @@ from analog_tl.results.compare import EPOCH_COLUMNS, CompareTables, pairs_table,
 from analog_tl.results.design import CompareDesign
 from analog_tl.results.parts import _finished_runs, _roundtrip, _tabulate, stack
 from analog_tl.results.tables import epochs_table, runs_table, write_csv
-from analog_tl.vocabulary import DIGITAL_MODES
+from analog_tl.vocabulary import DIGITAL_MODES, DIGITAL_TL
 
 PART_TABLES = ("runs", "epochs", "digital_runs", "pairs")  # compare/<name>.csv of a part
 PAIRS_FILE = Path("results") / "compare" / "pairs.json"
@@ -85,23 +85,82 @@ def _planned(design: CompareDesign, pairs: pd.DataFrame) -> list[tuple[str, str,
 
 
 def check_complete(runs: pd.DataFrame, design: CompareDesign, pairs: pd.DataFrame) -> None:
-    """PartsError naming the first planned arm that lacks a grid point or a seed (a choice among fewer is no choice)."""
+    """PartsError naming the first planned arm that lacks a grid point or a seed, or holds a point the design does
+    not plan (a choice among fewer or other points is not the planned choice)."""
     seeds = set(design.seeds)
     for task, algorithm, device, layers in _planned(design, pairs):
         arm = runs[(runs["task"] == task) & (runs["algorithm"] == algorithm) & (runs["compare_device"] == device)
                    & (runs["analog_layers"] == layers)]
         where = f"{task} {algorithm} on {device} (layers {layers})"
         points = arm.groupby("hyperparameters")["seed"].agg(lambda s: set(s.astype(int)))
-        if len(points) != design.n_points[algorithm]:
-            raise PartsError(f"the parts hold {len(points)} of the {design.n_points[algorithm]} grid points of {where}")
+        planned = design.points[algorithm]
+        lacking, other = sorted(set(planned) - set(points.index)), sorted(set(points.index) - set(planned))
+        if lacking or other:
+            raise PartsError(f"the parts hold grid points {sorted(points.index)} of {where}, the design plans "
+                             f"{list(planned)} (lacking {lacking}, not planned {other})")
         for point, found in points.items():
             if not seeds <= found:
                 raise PartsError(f"the parts lack {where} at {point}, seed(s) {sorted(seeds - found)}")
 
 
+def check_digital_complete(digital: pd.DataFrame, design: CompareDesign) -> None:
+    """PartsError naming the first task and seeds without a digital TL run, where questions need that reference."""
+    if design.ablation_device is None:  # only the layer questions compare with digital TL
+        return
+    for task in design.tasks:
+        found = set() if digital.empty else set(
+            digital.loc[(digital["task"] == task) & (digital["mode"] == DIGITAL_TL), "seed"].astype(int))
+        lacking = sorted(set(design.seeds) - found)
+        if lacking:
+            raise PartsError(f"the parts lack the digital TL reference of {task}, seed(s) {lacking} "
+                             "(the layer questions pair the ablation arms with it)")
+
+
+BUDGET_SETTINGS = ("epochs", "batch_size", "transfer_noise")  # one value per task among the arms, and among the
+# digital TL runs (the comparison's budget may differ from the digital reference's: compare.epochs)
+PAIRING_SETTINGS = ("data_sha256", "n_test", "pretrained_sha256")  # one per task among all: seeds pair across them
+
+
+def _one_value(rows: pd.DataFrame, columns: Sequence[str], task: str) -> None:
+    """PartsError naming two runs of ``rows`` that differ in one of ``columns`` (NaN pre-training hashes aside)."""
+    for column in (c for c in columns if c in rows.columns):
+        values = rows[column].dropna() if column == "pretrained_sha256" else rows[column]
+        if values.nunique(dropna=False) > 1:
+            first, other = values.index[0], values.index[values != values.iloc[0]][0]
+            raise PartsError(f"{task}: {column} {rows.at[first, column]!r} in {rows.at[first, 'run']} but "
+                             f"{rows.at[other, column]!r} in {rows.at[other, 'run']} (every part must come from one "
+                             "config and one pre-training)")
+
+
+def check_settings(runs: pd.DataFrame, digital: pd.DataFrame) -> None:
+    """PartsError naming two runs of one task whose settings differ where they must not, or an arm on two simulators.
+
+    The comparison's runs share one budget per task, the digital TL runs
+    another, and all of them one data split and pre-trained model (the
+    questions pair them by seed).
+    """
+    reference = digital[digital["mode"] == DIGITAL_TL] if not digital.empty else digital
+    for task, rows in runs.groupby("task"):
+        _one_value(rows, BUDGET_SETTINGS, task)
+        ref = reference[reference["task"] == task] if not reference.empty else reference
+        if not ref.empty:
+            _one_value(ref, BUDGET_SETTINGS, task)
+        _one_value(pd.concat([rows, ref], ignore_index=True), PAIRING_SETTINGS, task)
+    for arm, rows in runs.groupby(["task", "algorithm", "compare_device", "analog_layers"]):
+        if rows["simulator"].nunique() > 1:
+            raise PartsError(f"{' '.join(map(str, arm))}: runs on simulators {sorted(rows['simulator'].unique())}")
+
+
 def _in_design(runs: pd.DataFrame, design: CompareDesign) -> pd.DataFrame:
     """The rows of ``runs`` of the design's tasks and seeds."""
     return runs[runs["task"].isin(design.tasks) & runs["seed"].astype(int).isin(design.seeds)]
+
+
+def _of_arms(runs: pd.DataFrame, design: CompareDesign) -> pd.DataFrame:
+    """The rows of ``runs`` of the design's arms (a part from another design may hold others)."""
+    arms = {(a.algorithm, a.device, a.layers) for a in design.arms}
+    keys = zip(runs["algorithm"], runs["compare_device"], runs["analog_layers"])
+    return runs[[key in arms for key in keys]]
 
 
 def merge_compare_parts(parts: Sequence[str | Path], design: CompareDesign) -> tuple[CompareTables, pd.DataFrame]:
@@ -113,10 +172,12 @@ def merge_compare_parts(parts: Sequence[str | Path], design: CompareDesign) -> t
     pairs = stacked["pairs"]
     if pairs.empty:
         raise PartsError("no part has the pair check (compare/pairs.csv)")
-    runs = _in_design(stacked["runs"], design)  # the selection columns are made again by tables_from_runs
+    runs = _of_arms(_in_design(stacked["runs"], design), design)  # tables_from_runs makes the selection again
     check_complete(runs, design, pairs)
     digital = stacked["digital_runs"]
     digital = _in_design(digital, design) if not digital.empty else digital
+    check_digital_complete(digital, design)
+    check_settings(runs, digital)
     epochs = stacked["epochs"]
     return tables_from_runs(runs, epochs[epochs["run"].isin(runs["run"])], digital, pairs, design), digital
 

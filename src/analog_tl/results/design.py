@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analog_tl.vocabulary import ALL_LAYERS, ANALOG_LAYER_SETS, DIGITAL_TL, FAST_LR_ALGORITHMS, PAPER_ALGORITHM
+from analog_tl.vocabulary import (
+    ALL_LAYERS, ANALOG_LAYER_SETS, DIGITAL_TL, FAST_LR_ALGORITHMS, PAPER_ALGORITHM, grid_point_text,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,13 @@ class CompareDesign:
     ablation_device: str | None
     tasks: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
-    n_points: Mapping[str, int] = dataclasses.field(default_factory=dict)  # grid points per algorithm
+    points: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # per algorithm: its grid
+    # points as the runs' ``hyperparameters`` column spells them (:func:`grid_point_text`)
+
+    @property
+    def n_points(self) -> dict[str, int]:
+        """Grid points per algorithm."""
+        return {algorithm: len(points) for algorithm, points in self.points.items()}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CompareDesign:
@@ -81,7 +89,7 @@ class CompareDesign:
         return cls(base=base, devices=devices, arms=tuple(dict.fromkeys(arms)), ablation_device=ablation,
                    tasks=tuple(compare.get("tasks") or config["tasks"]),
                    seeds=tuple(int(s) for s in config["finetune"]["seeds"]),
-                   n_points={a: len(compare_grid(compare, a, base[a])) for a in algorithms})
+                   points={a: tuple(map(grid_point_text, compare_grid(compare, a, base[a]))) for a in algorithms})
 
 
 def compare_grid(compare: Mapping[str, Any], algorithm: str, base: str) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ Each arm is its selected grid point (validation only,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,8 +169,11 @@ def questions_table(candidates: pd.DataFrame, digital: pd.DataFrame, design: Com
     return pd.DataFrame(rows)
 
 
-def answers_table(questions: pd.DataFrame) -> pd.DataFrame:
-    """One row per (question, task): each metric's difference, interval and verdict, the verdict and the answer."""
+def answers_table(questions: pd.DataFrame, planned_seeds: int = 0) -> pd.DataFrame:
+    """One row per (question, task): each metric's difference, interval and verdict, the verdict and the answer.
+
+    ``planned_seeds``: the design's seeds; a question paired on fewer says so in its ``reason``.
+    """
     rows = []
     if questions.empty:
         return pd.DataFrame(rows)
@@ -184,7 +186,9 @@ def answers_table(questions: pd.DataFrame) -> pd.DataFrame:
             row[f"{r['metric']}_verdict"] = r["metric_verdict"]
         verdict, reason = overall_verdict(dict(zip(group["metric"], group["metric_verdict"])))
         n_seeds = int(group["n_seeds"].min())
-        if n_seeds < 2 or math.isnan(float(group["low"].iloc[0])):
+        if n_seeds < 2 or group["low"].astype(float).isna().any():
             reason = f"fewer than 2 paired seeds ({n_seeds}); " + reason
+        elif n_seeds < planned_seeds:
+            reason = f"{n_seeds} of the {planned_seeds} planned seeds paired; " + reason
         rows.append({**row, "n_seeds": n_seeds, "verdict": verdict, "answer": ANSWERS[verdict], "reason": reason})
     return pd.DataFrame(rows)

@@ -22,6 +22,17 @@ POINT_KEYS = ["task", "sweep", "sps_reading", "sweep_value", "seed"]  # sps_read
 SELECTION_SCORE = "best_val_error"
 TIE_BREAK = "best_val_loss"
 RESULT = "test_error_at_best_val"
+RANK_DECIMALS = 12  # seed means of error fractions k/N that are equal in exact arithmetic tie after this rounding
+
+
+def rank_mean(values: pd.Series) -> float:
+    """Mean of ``values`` (fractions) rounded to :data:`RANK_DECIMALS`, so that equal error counts tie exactly.
+
+    (1, 1, 7)/100 and (3, 3, 3)/100 average to 0.030000000000000002 and 0.03 in
+    floating point; a ranking on the raw means would decide their tie by
+    rounding, not by the validation loss the protocol names.
+    """
+    return round(float(values.mean()), RANK_DECIMALS)
 
 
 def select_learning_rates(candidates: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +99,7 @@ def select_fast_lr(candidates: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"fast_lr candidates lack column(s) {missing}")
     grouped = with_tie_break(candidates).groupby(FAST_LR_KEYS, sort=True)
-    table = grouped[SELECTION_SCORE].agg(n_seeds="count", val_error_mean="mean", val_error_std="std").reset_index()
+    table = grouped[SELECTION_SCORE].agg(n_seeds="count", val_error_mean=rank_mean, val_error_std="std").reset_index()
     table["val_loss_mean"] = grouped[TIE_BREAK].mean().to_numpy()
     table["test_error_mean"] = grouped[RESULT].mean().to_numpy()
     order = table.sort_values(["task", "mode", "val_error_mean", "val_loss_mean", "fast_lr"], kind="stable")

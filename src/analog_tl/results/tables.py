@@ -41,6 +41,7 @@ def run_settings(folder: str | Path) -> dict[str, Any]:
     settings["parameters"] = model["linear_layernorm_parameters"]
     settings["data_sha256"] = record["data"]["sha256"]
     settings["n_test"] = sum(record["data"]["counts"]["test"])
+    settings["pretrained_sha256"] = record.get("inputs", {}).get("pretrained_model_sha256")  # None from scratch
     counts = record["parameters"]
     settings["analog_parameters"] = counts["analog_weights"]
     settings["digital_trained_parameters"] = counts["digital_trained"]

@@ -28,7 +28,7 @@ from analog_tl.steps.jobs import CompareJob
 from analog_tl.training.analog_fit import AnalogFit, fit_analog
 from analog_tl.training.optimizers import analog_optimizer
 from analog_tl.training.records import pretrained_inputs
-from analog_tl.vocabulary import AIHWKIT, DEFAULT_POINT, FAST, SIMULATOR_POLICIES, compare_mode, grid_point_name
+from analog_tl.vocabulary import AIHWKIT, FAST, SIMULATOR_POLICIES, compare_mode, grid_point_name, grid_point_text
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def finetune_compare(job: CompareJob) -> dict[str, Any]:
         "base_algorithm": base,
         "compare_device": job.device_name,
         "analog_layers": layers,
-        "hyperparameters": ",".join(f"{k}={v!r}" for k, v in sorted(hyperparameters.items())) or DEFAULT_POINT,
+        "hyperparameters": grid_point_text(hyperparameters),
     }
     extra = {
         "algorithm": applied,
