@@ -8,7 +8,7 @@ the config's grid (rows off the grid are left out), and writes what the workflow
 aggregate_tables, headline_tables, plot_fig2 and plot_fig3 would write, with the same library calls
 and captions, to ``OUT/results/tables/`` and ``OUT/results/figures/``::
 
-    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all|compare] PART [PART ...]
+    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all|compare] [--task TASK ...] PART [PART ...]
 
 ``--grid main`` (the default): Figs. 2 and 3. A PART is a folder with the workflow's ``runs.csv``,
 ``epochs.csv``, ``transfer_noise.csv`` (and ``fast_lr.csv``), or a workflow folder whose
@@ -19,7 +19,8 @@ also score the paper's claims that the merged tables allow (``claims.csv``, ``ve
 ``docs/protocol.md``). ``--grid compare``: the algorithm comparison (``compare_*.csv`` with the
 questions beyond the paper, Fig. 6 and the layers figure); a PART is a folder with
 ``compare/runs.csv`` and its siblings (``scripts/tabulate_sweep_part.py --grid compare``), or a
-workflow folder whose ``results/compare`` holds finished runs.
+workflow folder whose ``results/compare`` holds finished runs. ``--task T`` (repeatable): merge only these tasks
+(a grid whose other tasks still run).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from analog_tl.results.tables import (
     write_csv,
     write_headline_tables,
 )
-from analog_tl.workflow_config import read_workflow_config
+from analog_tl.workflow_config import read_workflow_config, restrict_tasks
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -132,10 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", choices=("main", "sweeps", "all", "compare"), default="main",
                         help="main: Figs. 2 and 3; sweeps: the device sweeps; all: both; compare: the algorithm "
                              "comparison (Fig. 6, the layers; default: main)")
+    parser.add_argument("--task", action="append", dest="tasks",
+                        help="merge only this task (repeat for several: their runs complete while others run)")
     parser.add_argument("parts", nargs="+", type=Path, help="table folders or workflow folders")
     args = parser.parse_args(argv)
     try:
-        write_outputs(read_workflow_config(args.config, SCHEMA), args.parts, args.out, args.grid)
+        config = read_workflow_config(args.config, SCHEMA)
+        write_outputs(restrict_tasks(config, args.tasks) if args.tasks else config, args.parts, args.out, args.grid)
     except (AnalogTLError, OSError, yaml.YAMLError) as error:
         print(f"merge_table_parts: {first_line(error)}", file=sys.stderr)
         return 2

@@ -272,3 +272,33 @@ def test_a_part_made_after_a_column_was_added_merges_with_an_older_part(tmp_path
     edit_csv(newer / "runs.csv", lambda t: t.assign(final_test_error=t["final_test_error"].where(t["run"] != run, 0.5)))
     with pytest.raises(PartsError, match=rf"runs: {{'run': '{run}'}} differs .* in final_test_error$"):
         merge_parts([NOISE_2CLASS, newer], GRID_2CLASS)  # a column both parts have is still compared
+
+
+def test_the_script_merges_the_tasks_it_is_told_and_names_one_the_config_lacks(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config", str(DEMO_CONFIG), "--out",
+         str(tmp_path / "out"), "--grid", "sweeps", "--task", "2class", str(first), str(second)],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config", str(DEMO_CONFIG), "--out",
+         str(tmp_path / "bad"), "--grid", "sweeps", "--task", "7class", str(first)],
+        capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("merge_table_parts: ConfigError: task(s) ['7class'] are not")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_restricting_tasks_keeps_each_grid_to_them():
+    from analog_tl.errors import ConfigError
+    from analog_tl.workflow_config import read_workflow_config, restrict_tasks
+
+    base = read_workflow_config([REPO / "config" / "real-small.yaml", REPO / "config" / "real-small-compare.yaml"],
+                                REPO / "workflow" / "schemas" / "config.schema.yaml")
+    two = restrict_tasks(base, ["2class"])
+    assert list(two["tasks"]) == ["2class"] and two["compare"]["tasks"] == ["2class"]
+    assert SweepGrid.from_config(two).tasks == ("2class",) and Grid.from_config(two).tasks == ("2class",)
+    assert list(base["tasks"]) == ["2class", "5class"] and base["compare"]["tasks"] == ["5class", "2class"]  # untouched
+    demo = read_workflow_config(DEMO_CONFIG, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    with pytest.raises(ConfigError, match=r"\['5class'\] are not in the config's sweeps.tasks \['2class'\]"):
+        restrict_tasks(demo, ["5class"])

@@ -285,6 +285,23 @@ def test_fig2_keeps_its_wrapped_caption_below_the_panels(tasks):
         assert ax.get_tightbbox(renderer).y0 > caption_top, tasks
 
 
+@pytest.mark.parametrize(("worst", "top", "chance_lines"), [(0.08, 15.0, 0), (0.45, 60.0, 1), (0.9, 100.0, 2)])
+def test_the_sweep_error_axis_fits_the_data_and_names_a_chance_level_above_it(worst, top, chance_lines):
+    """Errors of a few percent get an axis that shows their differences; no band and no chance level is cut."""
+    from analog_tl.results.figures import plot_sweeps
+
+    rows = [{"task": task, "n_classes": n, "sweep": "dtod", "sps_reading": None, "sweep_value": value,
+             "test_error_mean": worst * 0.8, "test_error_min": worst * 0.6, "test_error_max": worst}
+            for task, n in (("2class", 2), ("5class", 5)) for value in (0.0, 100.0)]
+    fig = plot_sweeps(pd.DataFrame(rows), ["dtod"], "title", "caption")
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0.0, top)
+    labels = ax.get_legend_handles_labels()[1]
+    assert sum(label.endswith(", chance") for label in labels) == chance_lines
+    above = [label for label in labels if "above the axis" in label]
+    assert [label.split("chance ")[1].split(" %")[0] for label in above] == [c for c in ("50", "80") if float(c) > top]
+
+
 def test_noise_levels_relative_to_each_layers_weight_std():
     from analog_tl.results.tables import relative_noise_table
 

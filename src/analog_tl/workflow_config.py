@@ -52,3 +52,24 @@ def read_workflow_config(path: str | Path | Sequence[str | Path], schema_path: s
     except WorkflowError:
         raise ConfigError(f"{where}: {describe_schema_error(config, yaml.safe_load(Path(schema_path).read_text()))}") from None
     return config
+
+
+def restrict_tasks(config: dict[str, Any], tasks: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``config`` whose grids hold only ``tasks`` (``tasks``, ``sweeps.tasks``, ``compare.tasks``).
+
+    For merging the tasks of a grid made in parts whose runs are complete
+    while another task's still run. ConfigError naming a task the config or
+    one of its sections does not run.
+    """
+    unknown = [t for t in tasks if t not in config["tasks"]]
+    if unknown:
+        raise ConfigError(f"task(s) {unknown} are not in the config's tasks {sorted(config['tasks'])}")
+    restricted = {**config, "tasks": {t: config["tasks"][t] for t in tasks}}
+    for section in ("sweeps", "compare"):
+        listed = (config.get(section) or {}).get("tasks") or []
+        if listed:
+            outside = [t for t in tasks if t not in listed]
+            if outside:
+                raise ConfigError(f"task(s) {outside} are not in the config's {section}.tasks {listed}")
+            restricted[section] = {**config[section], "tasks": list(tasks)}
+    return restricted

@@ -191,13 +191,21 @@ def _plot_symmetry_points(ax: plt.Axes, rows: pd.DataFrame, colours: list[str]) 
     ax.legend(fontsize=8)
 
 
+def _error_axis_top(rows: pd.DataFrame) -> float:
+    """Upper limit (%) of a sweep panel's error axis: 30 % above its largest band, in steps of 5, at most 100."""
+    largest = 100 * float(rows["test_error_max"].max()) if len(rows) else 100.0
+    return float(min(100.0, max(10.0, 5 * math.ceil(1.3 * largest / 5))))
+
+
 def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: str) -> plt.Figure:
     """Test error (%) of the selected analog TL model against each sweep axis in ``sweeps``, one panel each.
 
     ``summary`` is the sweep summary table (one row per task, sweep, reading and
     value): lines are the mean over seeds of the selected model's test error,
     bands the min-max range over seeds; dashed lines of the task colour are
-    chance level. An SpS axis (``sps_<reading>``) names what its reading varies
+    chance level. The error axis ends 30 % above the largest band
+    (:func:`_error_axis_top`), so that effects of a few points show; a chance
+    level above it is named in its task's legend entry. An SpS axis (``sps_<reading>``) names what its reading varies
     and gets a second row with the measured symmetry point of its devices.
     """
     with_sp = any(split_axis(name)[1] for name in sweeps)
@@ -208,20 +216,23 @@ def plot_sweeps(summary: pd.DataFrame, sweeps: list[str], title: str, caption: s
     for column, name in enumerate(sweeps):
         ax, (sweep, reading) = axes[0][column], split_axis(name)
         rows = _axis_rows(summary, name)
+        top = _error_axis_top(rows)
         for colour, task in zip(colours, dict.fromkeys(summary["task"])):
             task_rows = rows[rows.task == task].sort_values("sweep_value")
             if task_rows.empty:
                 continue
             stats = task_rows.rename(columns=lambda c: c.removeprefix("test_error_")).set_index("sweep_value")
             n_classes = int(task_rows["n_classes"].iloc[0])
-            _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes)", colour, "-")
-            ax.axhline(100 * (1 - 1 / n_classes), color=colour, linewidth=0.8, linestyle="--", alpha=0.6,
-                       label=f"{task}, chance")
+            chance = 100 * (1 - 1 / n_classes)
+            off_scale = f", chance {chance:.0f} % above the axis" if chance > top else ""
+            _band(ax, stats.index.to_series(), stats, f"{task} ({n_classes} classes{off_scale})", colour, "-")
+            if not off_scale:
+                ax.axhline(chance, color=colour, linewidth=0.8, linestyle="--", alpha=0.6, label=f"{task}, chance")
         heading = SWEEPS[sweep].label.split(" (")[0]
         if reading is not None:
             heading = f"{heading}, reading '{reading}':\n{SPS_READING_TEXT[reading]}"
         ax.set(ylabel="test error (%)", title=heading)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, top)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         if with_sp and reading is not None:
