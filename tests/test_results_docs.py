@@ -18,6 +18,7 @@ import statistics
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -324,6 +325,18 @@ def test_what_reproduces_sweep_claims_are_the_committed_part_verdicts():
     mismatches = _check_claims_table("sweep claim", [f"{part}/verdicts.csv" for part in parts],
                                      [f"{part}/claims.csv" for part in parts])
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_the_merged_2class_sweeps_score_as_their_parts():
+    """The merge of parts 1 to 5 (learning rates chosen again over all runs) gives the parts' 2-class verdicts."""
+    merged = pd.read_csv(RESULTS / "real-small-sweeps/merged-2class/results/tables/verdicts.csv").set_index("claim")
+    parts = pd.concat([pd.read_csv(RESULTS / f"real-small-sweeps/part-{n}/claims/verdicts.csv") for n in (1, 4)])
+    parts = parts[parts["claim"].isin(merged.index) & (parts["task"] == "2class")].set_index("claim")
+    assert sorted(merged.index) == sorted(parts.index) == ["dtod", "pulse_noise", "sps_range_skew",
+                                                           "sps_reference_shift", "spv"]
+    columns = [f"{m}_{c}" for m in ("selected", "last", "last10") for c in ("difference", "low", "high")]
+    pd.testing.assert_frame_equal(merged.loc[parts.index, columns], parts[columns])
+    assert (merged.loc[parts.index, "verdict"] == parts["verdict"]).all()
 
 
 def test_what_reproduces_claims_table_is_the_committed_verdicts():
