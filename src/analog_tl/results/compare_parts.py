@@ -5,8 +5,9 @@ A part is a folder of tables (``compare/runs.csv``, ``compare/epochs.csv``,
 or a workflow folder whose ``results/compare`` holds finished comparison runs.
 The merge stacks the parts (a run in two parts must agree, as
 :func:`analog_tl.results.parts.stack` checks), checks that together they hold
-every run the design plans (every task, buildable arm, grid point and seed),
-and makes the comparison's tables again from the merged runs: the grid-point
+every run the design plans (every task, buildable arm, grid point and seed,
+and the digital TL reference) and no other grid point, that they share one
+budget, data split and pre-trained model per task, and makes the comparison's tables again from the merged runs: the grid-point
 selection, the summary and the questions beyond the paper.
 """
 
