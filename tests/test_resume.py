@@ -140,15 +140,24 @@ def test_restored_analog_model_keeps_learning(tmp_path, data):
 
 
 def test_resumed_analog_run_lies_within_the_spread_of_uninterrupted_runs(tmp_path, data):
-    """aihwkit's CPU noise is clock-seeded: compare statistically (final training loss, 8 uninterrupted runs)."""
-    finals = [_analog_fit(_analog_mlp(), data)[-1].train_loss for _ in range(8)]
+    """aihwkit's CPU noise is clock-seeded: compare statistically (final training loss, 8 uninterrupted runs).
+
+    The bar is half the fall of the uninterrupted runs' mean training loss from epoch 2 (where the
+    run is cut) to epoch 4: a resume that loses the trained state ends near the epoch-2 loss and
+    fails. Measured on 30 runs each (2026-12-07): final loss 0.537 +- 0.011 uninterrupted, 0.536 +-
+    0.008 resumed, 0.640 at epoch 2, so the bar (about 0.05) is over 5 standard deviations of the
+    difference. It replaced 5 sample standard deviations of the 8 runs, which flaked in CI when 8
+    runs happened to spread 0.004.
+    """
+    histories = [_analog_fit(_analog_mlp(), data) for _ in range(8)]
+    final = statistics.mean(history[-1].train_loss for history in histories)
+    at_cut = statistics.mean(history[2].train_loss for history in histories)
     store = _store(tmp_path)
     with pytest.raises(Interrupted):
         _analog_fit(_analog_mlp(), data, store=store, on_epoch=_stop_after(2))
-    resumed = _analog_fit(_analog_mlp(), data, store=store)
-    mean, std = statistics.mean(finals), statistics.stdev(finals)
-    assert finals[0] < 0.66  # the runs learn (chance level is ln 2 = 0.693), so a broken resume would show
-    assert abs(resumed[-1].train_loss - mean) <= 5 * std + 1e-4, (resumed[-1].train_loss, finals)
+    resumed = _analog_fit(_analog_mlp(), data, store=store)[-1].train_loss
+    assert final < 0.66  # the runs learn (chance level is ln 2 = 0.693), so a broken resume would show
+    assert abs(resumed - final) < (at_cut - final) / 2, (resumed, final, at_cut)
 
 
 @pytest.mark.parametrize("stop_after", [1, 3])
