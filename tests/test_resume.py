@@ -149,12 +149,13 @@ def test_resumed_analog_run_lies_within_the_spread_of_uninterrupted_runs(tmp_pat
     difference. It replaced 5 sample standard deviations of the 8 runs, which flaked in CI when 8
     runs happened to spread 0.004.
     """
+    cut = 2  # the epoch after which the run is interrupted (histories start at epoch 0)
     histories = [_analog_fit(_analog_mlp(), data) for _ in range(8)]
     final = statistics.mean(history[-1].train_loss for history in histories)
-    at_cut = statistics.mean(history[2].train_loss for history in histories)
+    at_cut = statistics.mean(history[cut].train_loss for history in histories)
     store = _store(tmp_path)
     with pytest.raises(Interrupted):
-        _analog_fit(_analog_mlp(), data, store=store, on_epoch=_stop_after(2))
+        _analog_fit(_analog_mlp(), data, store=store, on_epoch=_stop_after(cut))
     resumed = _analog_fit(_analog_mlp(), data, store=store)[-1].train_loss
     assert final < 0.66  # the runs learn (chance level is ln 2 = 0.693), so a broken resume would show
     assert abs(resumed - final) < (at_cut - final) / 2, (resumed, final, at_cut)
