@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analog_tl.results.parts import KEYS, Grid, PartsError, SweepGrid, merge_parts, merge_sweep_parts
+from analog_tl.results.parts import (
+    KEYS, Grid, PartsError, SweepGrid, merge_parts, merge_sweep_parts, missing_sweep_runs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 TAU0 = REPO / "docs" / "results" / "real-small-tau0"
@@ -231,6 +233,46 @@ def test_the_script_merges_sweep_parts_into_tables_figures_and_verdicts(tmp_path
         assert (out / "results" / "figures" / f"{stem}.png").stat().st_size > 10_000
     verdicts = pd.read_csv(tables / "verdicts.csv")
     assert set(verdicts["claim"]) == {"sps_range_skew", "sps_reference_shift", "spv", "pulse_noise", "dtod"}
+
+
+def _demo_sweep_runs() -> list[str]:
+    """The run folders of the committed demo sweeps (every run of config/config.yaml's sweep grid)."""
+    return sorted(r for path in (DEMO / "sweeps").glob("*_runs.csv") for r in pd.read_csv(path)["run"])
+
+
+def test_with_no_parts_the_whole_sweep_grid_is_missing_as_the_workflow_names_its_run_folders():
+    missing = missing_sweep_runs([], _sweep_grid())
+    assert len(missing) == len(set(missing)) == sum(len(_sweep_grid().expected(a)) for a in _sweep_grid().axes)
+    assert sorted(missing) == _demo_sweep_runs()  # the paths the workflow wrote: value 0 as "0.0", fast_lr 0.1
+
+
+def test_the_runs_no_part_holds_are_missing_in_grid_order(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    assert missing_sweep_runs([first, second], _sweep_grid()) == []
+    edit_csv(second / "sweeps" / "spv_runs.csv", lambda t: t[~((t["sweep_value"] == 10) & (t["lr"] == 0.05))])
+    edit_csv(first / "sweeps" / "dtod_runs.csv", lambda t: t[t["sweep_value"] == 0])  # the overlap: in second too
+    edit_csv(second / "sweeps" / "dtod_runs.csv", lambda t: t.assign(fast_lr=t["fast_lr"].where(t["lr"] != 0.05, 1.0)))
+    missing = missing_sweep_runs([first, second], _sweep_grid())
+    dtod = "results/sweeps/2class/dtod~60.0/fast_lr~0.1/lr~{}/seed~0"  # lr 0.05: second holds it at fast_lr 1.0 only
+    assert missing == ["results/sweeps/2class/spv~10.0/fast_lr~0.1/lr~0.05/seed~0", dtod.format("0.01"),
+                       dtod.format("0.05")]
+    at_fast_lr_1 = [run for run in missing_sweep_runs([second], _sweep_grid(), fast_lr=1.0) if "/dtod~" in run]
+    assert at_fast_lr_1 == [run.replace("fast_lr~0.1", "fast_lr~1.0") for run in (
+        "results/sweeps/2class/dtod~0.0/fast_lr~0.1/lr~0.01/seed~0", dtod.format("0.01"))]
+
+
+def test_the_missing_runs_script_prints_snakemake_targets_and_names_a_bad_axis(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    edit_csv(second / "sweeps" / "spv_runs.csv", lambda t: t[t["sweep_value"] == 0])
+    script = [sys.executable, str(REPO / "scripts" / "list_missing_runs.py"), "--config", str(DEMO_CONFIG)]
+    done = subprocess.run([*script, "--axis", "spv", "--axis", "dtod", str(first), str(second)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "results/sweeps/2class/spv~10.0/fast_lr~0.1/lr~0.05/seed~0/final.json\n"
+    assert done.stderr == "list_missing_runs: 1 of the grid's 8 sweep runs are in no part\n"
+    bad = subprocess.run([*script, "--axis", "sps"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("list_missing_runs: ConfigError: axis/axes ['sps'] are not sweep axes of the config")
 
 
 def test_overlay_configs_merge_over_the_base_as_snakemake_merges_them():

@@ -28,8 +28,8 @@ from analog_tl.errors import ConfigError, PartsError
 from analog_tl.results.selection import select_fast_lr, select_learning_rates, summarise_sweeps
 from analog_tl.results.tables import by_axis, epochs_table, noise_table, runs_table, write_csv
 from analog_tl.vocabulary import (
-    ANALOG_MODES, ANALOG_TL_MODES, FAST_LR_SELECTION_MODES, FINAL_FILE, fast_lr_mode, main_grid, selection_noise,
-    split_axis, sweep_axes,
+    ANALOG_MODES, ANALOG_TL_MODES, FAST_LR_SELECTION_MODES, FINAL_FILE, SWEEP_RUN, fast_lr_mode, fmt_float, main_grid,
+    selection_noise, split_axis, sweep_axes,
 )
 
 # The tables read from every part; the fast_lr choice is made again from the merged candidate runs.
@@ -396,6 +396,15 @@ def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dic
     return kept.reset_index(drop=True)
 
 
+def _sweeps_fast_lr(grid: SweepGrid, fast_lr: float | dict[str, float] | None) -> dict[str, float]:
+    """{task: the sweeps' c-TTv2 fast_lr}: ``fast_lr`` for every task, per task, or the config's only candidate."""
+    if fast_lr is None:
+        if len(grid.fast_lrs) != 1:
+            raise PartsError(f"the config lists several fast_lr candidates {list(grid.fast_lrs)}; name the sweeps' one")
+        fast_lr = grid.fast_lrs[0]
+    return fast_lr if isinstance(fast_lr, dict) else dict.fromkeys(grid.tasks, float(fast_lr))
+
+
 def merge_sweep_parts(
     parts: Sequence[str | Path], grid: SweepGrid, fast_lr: float | dict[str, float] | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -406,11 +415,7 @@ def merge_sweep_parts(
     sweeps' c-TTv2 fast_lr, one for every task or one per task (the workflow's
     analog TL choice); by default the config's only candidate.
     """
-    if fast_lr is None:
-        if len(grid.fast_lrs) != 1:
-            raise PartsError(f"the config lists several fast_lr candidates {list(grid.fast_lrs)}; name the sweeps' one")
-        fast_lr = grid.fast_lrs[0]
-    per_task = fast_lr if isinstance(fast_lr, dict) else dict.fromkeys(grid.tasks, float(fast_lr))
+    per_task = _sweeps_fast_lr(grid, fast_lr)
     read = [(str(p), read_sweep_part(p)) for p in parts]
     merged = {}
     for axis in grid.axes:
@@ -420,6 +425,31 @@ def merge_sweep_parts(
         runs = sweep_grid_runs(axis, stack("runs", frames), grid, per_task)
         merged[axis] = select_learning_rates(runs)
     return merged
+
+
+def missing_sweep_runs(
+    parts: Sequence[str | Path], grid: SweepGrid, fast_lr: float | dict[str, float] | None = None
+) -> list[str]:
+    """Run folders (:data:`~analog_tl.vocabulary.SWEEP_RUN`) of ``grid`` that no part holds, in grid order.
+
+    What is left to run of a grid made in parts: per axis, task, value,
+    learning rate and seed, at each task's ``fast_lr`` (as
+    :func:`merge_sweep_parts`). Runs off the grid and unfinished runs (no
+    ``final.json``: not in a part) do not count; no parts: the whole grid.
+    """
+    per_task = _sweeps_fast_lr(grid, fast_lr)
+    held: dict[str, set] = {axis: set() for axis in grid.axes}
+    for part in parts:
+        for axis, runs in read_sweep_part(part).items():
+            at_fast_lr = runs[runs["fast_lr"].astype(float) == runs["task"].map(per_task).astype(float)]
+            held.setdefault(axis, set()).update(_sweep_key(at_fast_lr))
+    return [
+        SWEEP_RUN.format(task=t, sweep=axis, value=fmt_float(v), fast_lr=fmt_float(per_task[t]), lr=fmt_float(lr),
+                         seed=s)
+        for axis, values in grid.values
+        for t in grid.tasks for v in values for lr in grid.lrs for s in grid.seeds
+        if (t, v, lr, s) not in held[axis]
+    ]
 
 
 def write_merged_sweeps(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
