@@ -7,35 +7,30 @@ runs, as ``scripts/merge_table_parts.py --grid sweeps`` reads them) and prints o
 ``results/sweeps/<task>/<axis>~<value>/fast_lr~<fast_lr>/lr~<lr>/seed~<seed>/final.json``, in grid
 order (axis, task, value, learning rate, seed), ready for Snakemake::
 
-    .venv/bin/python scripts/list_missing_runs.py --config CONFIG [OVERLAY] [--task T ...] [--axis A ...] [PART ...]
-    .venv/bin/snakemake --configfile CONFIG --cores 2 --keep-going -- $(.venv/bin/python scripts/list_missing_runs.py ...)
+    .venv/bin/python scripts/list_missing_runs.py --config CONFIG [OVERLAY] [--task T ...] [--axis A ...] \\
+        [--fast-lr F] [PART ...]
+    targets=$(.venv/bin/python scripts/list_missing_runs.py ...) && \\
+        .venv/bin/snakemake --configfile CONFIG --cores 2 --keep-going --rerun-incomplete -- $targets
 
-With no PART it lists the whole grid. A count goes to standard error.
+With no PART it lists the whole grid. A count goes to standard error. Exit status 0 when it listed
+runs, 1 when every run is in a part (so that the ``&&`` above never starts Snakemake without
+targets, which would run the whole workflow), 2 on bad input (one line naming it).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
-from analog_tl.errors import AnalogTLError, ConfigError, first_line
+from analog_tl.errors import AnalogTLError, first_line
 from analog_tl.results.parts import SweepGrid, missing_sweep_runs
 from analog_tl.vocabulary import FINAL_FILE
 from analog_tl.workflow_config import read_workflow_config, restrict_tasks
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def restrict_axes(grid: SweepGrid, axes: list[str]) -> SweepGrid:
-    """``grid`` with only ``axes`` (in the grid's order); ConfigError naming an axis the grid lacks."""
-    unknown = sorted(set(axes) - set(grid.axes))
-    if unknown:
-        raise ConfigError(f"axis/axes {unknown} are not sweep axes of the config (it has {list(grid.axes)})")
-    return replace(grid, values=tuple((a, v) for a, v in grid.values if a in axes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,20 +39,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="the workflow config of the grid (several: merged in order, as Snakemake does)")
     parser.add_argument("--task", action="append", dest="tasks", help="list only this task's runs (repeatable)")
     parser.add_argument("--axis", action="append", dest="axes", help="list only this sweep axis's runs (repeatable)")
+    parser.add_argument("--fast-lr", type=float,
+                        help="the sweeps' c-TTv2 fast_lr (default: the config's only candidate; needed with several)")
     parser.add_argument("parts", nargs="*", type=Path, help="the parts made so far: table folders or workflow folders")
     args = parser.parse_args(argv)
     try:
         config = read_workflow_config(args.config, SCHEMA)
         grid = SweepGrid.from_config(restrict_tasks(config, args.tasks) if args.tasks else config)
-        grid = restrict_axes(grid, args.axes) if args.axes else grid
-        missing = missing_sweep_runs(args.parts, grid)
+        grid = grid.with_axes(args.axes) if args.axes else grid
+        missing = missing_sweep_runs(args.parts, grid, args.fast_lr)
     except (AnalogTLError, OSError, yaml.YAMLError) as error:
         print(f"list_missing_runs: {first_line(error)}", file=sys.stderr)
         return 2
     planned = sum(len(grid.expected(axis)) for axis in grid.axes)
     print("\n".join(f"{run}/{FINAL_FILE}" for run in missing), end="\n" if missing else "")
     print(f"list_missing_runs: {len(missing)} of the grid's {planned} sweep runs are in no part", file=sys.stderr)
-    return 0
+    return 0 if missing else 1
 
 
 if __name__ == "__main__":

@@ -270,9 +270,39 @@ def test_the_missing_runs_script_prints_snakemake_targets_and_names_a_bad_axis(t
     assert done.returncode == 0, done.stderr
     assert done.stdout == "results/sweeps/2class/spv~10.0/fast_lr~0.1/lr~0.05/seed~0/final.json\n"
     assert done.stderr == "list_missing_runs: 1 of the grid's 8 sweep runs are in no part\n"
+    none = subprocess.run([*script, "--axis", "dtod", str(first), str(second)], capture_output=True, text=True,
+                          check=False)
+    assert (none.returncode, none.stdout) == (1, "")  # nothing to run: no empty target list for Snakemake
     bad = subprocess.run([*script, "--axis", "sps"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.startswith("list_missing_runs: ConfigError: axis/axes ['sps'] are not sweep axes of the config")
+    assert bad.stderr == ("list_missing_runs: ConfigError: sweep axis(es) ['sps'] are not in the config's sweep "
+                          "axes ['sps_range_skew', 'sps_reference_shift', 'spv', 'pulse_noise', 'dtod']\n")
+
+
+def test_the_missing_runs_of_two_tasks_come_task_by_task_from_the_committed_real_cifar_part():
+    """config/real-small.yaml's dtod axis against part 7 (8 of the 18 5-class runs, no 2-class run)."""
+    from analog_tl.workflow_config import read_workflow_config
+
+    grid = SweepGrid.from_config(read_workflow_config(REPO / "config" / "real-small.yaml",
+                                                      REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    part = REPO / "docs" / "results" / "real-small-sweeps" / "part-7"
+    missing = missing_sweep_runs([part], grid.with_axes(["dtod"]))
+    held = set(pd.read_csv(part / "sweeps" / "dtod_runs.csv")["run"])
+    everything = missing_sweep_runs([], grid.with_axes(["dtod"]))
+    assert len(held) == 8 and len(everything) == 36
+    assert missing == [run for run in everything if run not in held]  # the grid's order, less the part's runs
+    assert [run.split("/")[2] for run in missing] == ["2class"] * 18 + ["5class"] * 10
+    assert missing[18:21] == [f"results/sweeps/5class/dtod~{v}/fast_lr~0.1/lr~0.01/seed~{s}"
+                              for v, s in (("0.0", 0), ("30.0", 0), ("30.0", 1))]
+
+
+def test_a_part_holding_a_grid_point_with_another_budget_is_named(tmp_path):
+    first, second = _split_sweeps(tmp_path)
+    edit_csv(second / "sweeps" / "spv_runs.csv", lambda t: t.assign(epochs=t["epochs"].where(t["lr"] == 0.01, 20)))
+    with pytest.raises(PartsError, match=r"spv~0.0/fast_lr~0.1/lr~0.05/seed~0: epochs 20, the config says 10"):
+        missing_sweep_runs([first, second], _sweep_grid())
+    with pytest.raises(PartsError, match=r"no sweep fast_lr given for task\(s\) \['2class'\]"):
+        missing_sweep_runs([first], _sweep_grid(), fast_lr={"5class": 0.1})
 
 
 def test_overlay_configs_merge_over_the_base_as_snakemake_merges_them():

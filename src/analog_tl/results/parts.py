@@ -2,7 +2,8 @@
 
 Two grids merge this way: the main grid (Figs. 2 and 3: :class:`Grid`,
 :func:`merge_parts`) and the device sweeps (Figs. 4, 5 and SpV:
-:class:`SweepGrid`, :func:`merge_sweep_parts`).
+:class:`SweepGrid`, :func:`merge_sweep_parts`; what is left to run of them:
+:func:`missing_sweep_runs`).
 
 A part is either a folder of tidy tables that the workflow wrote (``runs.csv``,
 ``epochs.csv``, ``transfer_noise.csv``, ``fast_lr.csv``; a committed results
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -318,6 +319,13 @@ class SweepGrid:
     def axes(self) -> tuple[str, ...]:
         return tuple(axis for axis, _ in self.values)
 
+    def with_axes(self, axes: Sequence[str]) -> SweepGrid:
+        """This grid with only ``axes`` (in the grid's order); ConfigError naming an axis it lacks."""
+        unknown = [a for a in axes if a not in self.axes]
+        if unknown:
+            raise ConfigError(f"sweep axis(es) {unknown} are not in the config's sweep axes {list(self.axes)}")
+        return replace(self, values=tuple((a, v) for a, v in self.values if a in axes))
+
     def expected(self, axis: str) -> set[tuple[str, float, float, int]]:
         """(task, value, lr, seed) of every planned run of ``axis``."""
         values = dict(self.values)[axis]
@@ -388,12 +396,17 @@ def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dic
     at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
     kept = _one_run_per_point(runs, keys, in_grid, expected, lambda k: _describe_sweep(axis, k),
                               f"sweep run(s) of the config's grid (fast_lr {at})")
+    _check_sweep_settings(kept, grid)
+    return kept.reset_index(drop=True)
+
+
+def _check_sweep_settings(runs: pd.DataFrame, grid: SweepGrid) -> None:
+    """PartsError naming the first of ``runs`` (grid points) trained with another budget or simulator than ``grid``."""
     for column, value in (("epochs", grid.epochs), ("simulator", grid.simulator)):
-        off = kept[kept[column] != value]
+        off = runs[runs[column] != value]
         if not off.empty:
             raise PartsError(f"{off['run'].iloc[0]}: {column} {off[column].iloc[0]}, the config says {value} "
                              "(every part must come from the same config)")
-    return kept.reset_index(drop=True)
 
 
 def _sweeps_fast_lr(grid: SweepGrid, fast_lr: float | dict[str, float] | None) -> dict[str, float]:
@@ -402,7 +415,12 @@ def _sweeps_fast_lr(grid: SweepGrid, fast_lr: float | dict[str, float] | None) -
         if len(grid.fast_lrs) != 1:
             raise PartsError(f"the config lists several fast_lr candidates {list(grid.fast_lrs)}; name the sweeps' one")
         fast_lr = grid.fast_lrs[0]
-    return fast_lr if isinstance(fast_lr, dict) else dict.fromkeys(grid.tasks, float(fast_lr))
+    if not isinstance(fast_lr, dict):
+        return dict.fromkeys(grid.tasks, float(fast_lr))
+    lacking = [t for t in grid.tasks if t not in fast_lr]
+    if lacking:
+        raise PartsError(f"no sweep fast_lr given for task(s) {lacking}")
+    return fast_lr
 
 
 def merge_sweep_parts(
@@ -436,13 +454,20 @@ def missing_sweep_runs(
     learning rate and seed, at each task's ``fast_lr`` (as
     :func:`merge_sweep_parts`). Runs off the grid and unfinished runs (no
     ``final.json``: not in a part) do not count; no parts: the whole grid.
+    PartsError naming a grid point that a part holds with another budget or
+    simulator (it would not merge).
     """
     per_task = _sweeps_fast_lr(grid, fast_lr)
     held: dict[str, set] = {axis: set() for axis in grid.axes}
     for part in parts:
         for axis, runs in read_sweep_part(part).items():
-            at_fast_lr = runs[runs["fast_lr"].astype(float) == runs["task"].map(per_task).astype(float)]
-            held.setdefault(axis, set()).update(_sweep_key(at_fast_lr))
+            if axis not in held:
+                continue
+            keys = _sweep_key(runs)
+            on_grid = keys.isin(grid.expected(axis)) & (runs["fast_lr"].astype(float) ==
+                                                        runs["task"].map(per_task).astype(float))
+            _check_sweep_settings(runs[on_grid], grid)
+            held[axis].update(keys[on_grid])
     return [
         SWEEP_RUN.format(task=t, sweep=axis, value=fmt_float(v), fast_lr=fmt_float(per_task[t]), lr=fmt_float(lr),
                          seed=s)
