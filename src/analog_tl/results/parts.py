@@ -387,14 +387,19 @@ def _describe_sweep(axis: str, keys) -> str:
     return "; ".join(f"{axis} {t} {v:g} % lr {lr:g} seed {s}" for t, v, lr, s in sorted(keys))
 
 
+def _on_sweep_grid(axis: str, runs: pd.DataFrame, grid: SweepGrid,
+                   fast_lr: dict[str, float]) -> tuple[pd.Series, pd.Series]:
+    """The grid keys of ``runs`` and which of them are points of ``axis``'s grid at their task's ``fast_lr``."""
+    keys = _sweep_key(runs)
+    wanted = runs["task"].map(fast_lr).astype(float)
+    return keys, keys.isin(grid.expected(axis)) & (runs["fast_lr"].astype(float) == wanted)
+
+
 def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dict[str, float]) -> pd.DataFrame:
     """The rows of ``runs`` on ``axis``'s grid at each task's ``fast_lr``; PartsError naming a missing or off run."""
-    keys = _sweep_key(runs)
-    expected = grid.expected(axis)
-    wanted = runs["task"].map(fast_lr).astype(float)
-    in_grid = keys.isin(expected) & (runs["fast_lr"].astype(float) == wanted)
+    keys, in_grid = _on_sweep_grid(axis, runs, grid, fast_lr)
     at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
-    kept = _one_run_per_point(runs, keys, in_grid, expected, lambda k: _describe_sweep(axis, k),
+    kept = _one_run_per_point(runs, keys, in_grid, grid.expected(axis), lambda k: _describe_sweep(axis, k),
                               f"sweep run(s) of the config's grid (fast_lr {at})")
     _check_sweep_settings(kept, grid)
     return kept.reset_index(drop=True)
@@ -463,9 +468,7 @@ def missing_sweep_runs(
         for axis, runs in read_sweep_part(part).items():
             if axis not in held:
                 continue
-            keys = _sweep_key(runs)
-            on_grid = keys.isin(grid.expected(axis)) & (runs["fast_lr"].astype(float) ==
-                                                        runs["task"].map(per_task).astype(float))
+            keys, on_grid = _on_sweep_grid(axis, runs, grid, per_task)
             _check_sweep_settings(runs[on_grid], grid)
             held[axis].update(keys[on_grid])
     return [
