@@ -14,7 +14,11 @@ tool, not a command line, and is not collected.
 
 Each command runs with the project's Snakemake (the ``snakemake`` next to
 ``sys.executable``) from a fresh copy of workflow/, config/, profiles/,
-scripts/, src/, envs/ and containers/ (no results/), with ``-n`` appended:
+scripts/, src/, envs/ and containers/ (no results/), with ``-n`` appended (or
+put before a ``--`` that ends the options). A ``$X`` word whose code block sets
+``X=$(command)`` before it (``targets=$(.venv/bin/python
+scripts/list_missing_runs.py ... PART [PART ...]) &&``) is replaced by what that
+command prints when run in the copy, its ``PART`` placeholders dropped:
 
 - it must exit 0 and plan a DAG, every target it names (the words before its
   first option) must be in the plan, and a command that would run jobs
@@ -64,7 +68,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -77,6 +81,9 @@ COPIED = ["workflow", "config", "profiles", "scripts", "src", "envs", "container
 PROGRAM = re.compile(r"(?:\./)?(?:\.venv/bin/)?snakemake")
 SEPARATORS = {"&&", "||", ";", "|", "&"}
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
+# a code line that sets a variable from a command's output: targets=$(python scripts/... PART [PART ...]) &&
+SUBSTITUTION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)=\$\((.+)\)\s*(?:&&)?\s*")
+PLACEHOLDER = re.compile(r"\[?[A-Z][A-Z_]*\]?|\.\.\.\]?")  # PART [PART ...] in a documented command line
 # in a comment or the docstring: the command starts the text or follows "...: "
 COMMENT_COMMAND = re.compile(r"(?:[^`]*?:\s+)?((?:\./)?(?:\.venv/bin/)?snakemake(?:\s.*)?)$")
 INLINE_COMMAND = re.compile(r"(?:^|&&|;)\s*(?:\./)?(?:\.venv/bin/)?snakemake(?:\s|$)")
@@ -94,6 +101,7 @@ class Found:
     argv: tuple[str, ...]  # argv[0] is "snakemake"
     env: tuple[tuple[str, str], ...]  # `export X=Y` earlier in the same code block, or `X=Y snakemake ...`
     where: str  # file:line
+    substituted: tuple[tuple[str, str], ...] = ()  # `X=$(command)` earlier in the same code block
 
 
 def shell_segments(text: str) -> list[list[str]]:
@@ -132,10 +140,10 @@ def markdown_commands(path: Path) -> list[Found]:
     name = path.relative_to(REPO).as_posix()
     found: list[Found] = []
     prose: list[str] = []  # the lines outside code blocks; code lines blanked so that numbers stay
-    in_block, exported, pending, pending_line = False, {}, "", 0
+    in_block, exported, substituted, pending, pending_line = False, {}, {}, "", 0
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if line.lstrip().startswith("```"):
-            in_block, exported, pending = not in_block, {}, ""
+            in_block, exported, substituted, pending = not in_block, {}, {}, ""
             prose.append("")
             continue
         if not in_block:
@@ -147,7 +155,11 @@ def markdown_commands(path: Path) -> list[Found]:
         if line.endswith("\\"):  # continued on the next line
             pending += line[:-1] + " "
             continue
-        found += commands_in(pending + line, f"{name}:{pending_line}", exported)
+        assigned = SUBSTITUTION.fullmatch(pending + line)
+        if assigned:
+            substituted[assigned.group(1)] = assigned.group(2)
+        found += [replace(command, substituted=tuple(sorted(substituted.items())))
+                  for command in commands_in(pending + line, f"{name}:{pending_line}", exported)]
         pending = ""
     offset = 0
     for paragraph in re.split(r"(\n[ \t]*\n)", "\n".join(prose)):
@@ -206,7 +218,7 @@ def unique_commands() -> dict[tuple, list[str]]:
     """Each distinct command (arguments and environment) with every place that documents it."""
     places: dict[tuple, list[str]] = {}
     for found in documented_commands():
-        places.setdefault((found.argv, found.env), []).append(found.where)
+        places.setdefault((found.argv, found.env, found.substituted), []).append(found.where)
     return places
 
 
@@ -214,7 +226,7 @@ COMMANDS = unique_commands()
 
 
 def command_id(key: tuple) -> str:
-    argv, env = key
+    argv, env, _ = key
     prefix = "".join(f"{k}={v} " for k, v in env)
     return f"{prefix}{shlex.join(argv)} @ {','.join(COMMANDS[key])}"
 
@@ -308,6 +320,39 @@ def run(root: Path, argv: tuple[str, ...], env: dict[str, str]) -> subprocess.Co
     return subprocess.run([str(SNAKEMAKE), *argv[1:]], cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
+def dry_run_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """``argv`` with ``-n``, before a ``--`` that ends the options (after it, ``-n`` would be a target)."""
+    if "--" in argv:
+        end = argv.index("--")
+        return (*argv[:end], "-n", *argv[end:])
+    return (*argv, "-n")
+
+
+def expand_substitutions(argv: tuple[str, ...], substituted: dict[str, str], root: Path,
+                         env: dict[str, str]) -> tuple[str, ...]:
+    """Each ``$X`` word replaced by the words its ``X=$(command)`` prints, run in the copy.
+
+    The command's placeholders (``PART [PART ...]``) are dropped: with no part,
+    scripts/list_missing_runs.py lists the whole grid. ``.venv/bin/python`` is
+    this interpreter.
+    """
+    expanded: list[str] = []
+    for word in argv:
+        name = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", word)
+        if not name:
+            expanded.append(word)
+            continue
+        assert name.group(1) in substituted, f"{word} is not set by an X=$(command) line of the same code block"
+        words = [w for w in shlex.split(substituted[name.group(1)]) if not PLACEHOLDER.fullmatch(w)]
+        if words[0] == ".venv/bin/python":
+            words[0] = sys.executable
+        result = subprocess.run(words, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0 and result.stdout.split(), (
+            f"{substituted[name.group(1)]} (as {shlex.join(words)}) printed no words:\n{result.stderr[-4000:]}")
+        expanded += result.stdout.split()
+    return tuple(expanded)
+
+
 @pytest.fixture
 def copy_env(tmp_path):
     root = make_copy(tmp_path)
@@ -322,9 +367,10 @@ def copy_env(tmp_path):
 
 @pytest.mark.parametrize("key", list(COMMANDS), ids=[command_id(key) for key in COMMANDS])
 def test_documented_command_runs_as_a_dry_run(key, copy_env):
-    argv, documented_env = key
+    argv, documented_env, substituted = key
     root, env, tmp_path = copy_env
     env.update(documented_env)
+    argv = expand_substitutions(argv, dict(substituted), root, env)
     where = ", ".join(COMMANDS[key])
     if has_option(argv, "--report"):
         result = run(root, argv, env)
@@ -339,7 +385,7 @@ def test_documented_command_runs_as_a_dry_run(key, copy_env):
         expected = "Unlocked working directory." if unlock else "your workflow is in a good condition"
         assert expected in output, output[-4000:]
     else:
-        result = run(root, (*argv, "-n"), env)
+        result = run(root, dry_run_argv(argv), env)
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{where}: {shlex.join(argv)} -n failed:\n{output[-4000:]}"
         assert "This was a dry-run" in output, output[-4000:]
@@ -378,7 +424,7 @@ def test_the_collector_finds_every_documented_command():
 
 def test_the_real_data_figures_command_is_collected_from_the_docs_and_its_config():
     figures = {
-        "config/cifar-folders.yaml" in argv: places for (argv, _), places in COMMANDS.items()
+        "config/cifar-folders.yaml" in argv: places for (argv, _, _), places in COMMANDS.items()
         if {"plot_fig2", "plot_fig3", "headline_tables"} <= set(argv)
         and option_value(argv, "--configfile") == "config/real-small.yaml"
     }
@@ -386,3 +432,14 @@ def test_the_real_data_figures_command_is_collected_from_the_docs_and_its_config
     files = {place.split(":")[0] for place in figures[False]}
     assert "config/real-small.yaml" in files and any(name.startswith("docs/") for name in files), figures
     assert any(place.startswith("docs/") for place in figures[True]), figures
+
+
+def test_a_grid_part_command_takes_its_targets_from_list_missing_runs_before_the_dry_run_flag():
+    """The documented next-part command: `$targets` from list_missing_runs.py, ``-n`` before ``--``."""
+    parts = [(argv, dict(substituted)) for argv, _, substituted in COMMANDS if "$targets" in argv]
+    assert parts, "docs/results/real-cifar.md's next-part command is not collected"
+    for argv, substituted in parts:
+        assert "scripts/list_missing_runs.py" in substituted["targets"], substituted
+        dry = dry_run_argv(argv)
+        assert dry.index("-n") < dry.index("--") < dry.index("$targets"), dry
+    assert dry_run_argv(("snakemake", "all", "--cores", "2")) == ("snakemake", "all", "--cores", "2", "-n")
