@@ -326,10 +326,14 @@ class SweepGrid:
             raise ConfigError(f"sweep axis(es) {unknown} are not in the config's sweep axes {list(self.axes)}")
         return replace(self, values=tuple((a, v) for a, v in self.values if a in axes))
 
+    def points(self, axis: str) -> list[tuple[str, float, float, int]]:
+        """(task, value, lr, seed) of every planned run of ``axis``, in grid order."""
+        values = dict(self.values)[axis]
+        return [(t, v, lr, s) for t in self.tasks for v in values for lr in self.lrs for s in self.seeds]
+
     def expected(self, axis: str) -> set[tuple[str, float, float, int]]:
         """(task, value, lr, seed) of every planned run of ``axis``."""
-        values = dict(self.values)[axis]
-        return {(t, v, lr, s) for t in self.tasks for v in values for lr in self.lrs for s in self.seeds}
+        return set(self.points(axis))
 
 
 # Per-epoch columns a sweep part keeps (its settings are in the runs table, joined on ``run``).
@@ -387,19 +391,19 @@ def _describe_sweep(axis: str, keys) -> str:
     return "; ".join(f"{axis} {t} {v:g} % lr {lr:g} seed {s}" for t, v, lr, s in sorted(keys))
 
 
-def _on_sweep_grid(axis: str, runs: pd.DataFrame, grid: SweepGrid,
-                   fast_lr: dict[str, float]) -> tuple[pd.Series, pd.Series]:
-    """The grid keys of ``runs`` and which of them are points of ``axis``'s grid at their task's ``fast_lr``."""
+def _on_sweep_grid(runs: pd.DataFrame, expected: set, fast_lr: dict[str, float]) -> tuple[pd.Series, pd.Series]:
+    """The grid keys of ``runs`` and which of them are ``expected`` points at their task's ``fast_lr``."""
     keys = _sweep_key(runs)
     wanted = runs["task"].map(fast_lr).astype(float)
-    return keys, keys.isin(grid.expected(axis)) & (runs["fast_lr"].astype(float) == wanted)
+    return keys, keys.isin(expected) & (runs["fast_lr"].astype(float) == wanted)
 
 
 def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dict[str, float]) -> pd.DataFrame:
     """The rows of ``runs`` on ``axis``'s grid at each task's ``fast_lr``; PartsError naming a missing or off run."""
-    keys, in_grid = _on_sweep_grid(axis, runs, grid, fast_lr)
+    expected = grid.expected(axis)
+    keys, in_grid = _on_sweep_grid(runs, expected, fast_lr)
     at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
-    kept = _one_run_per_point(runs, keys, in_grid, grid.expected(axis), lambda k: _describe_sweep(axis, k),
+    kept = _one_run_per_point(runs, keys, in_grid, expected, lambda k: _describe_sweep(axis, k),
                               f"sweep run(s) of the config's grid (fast_lr {at})")
     _check_sweep_settings(kept, grid)
     return kept.reset_index(drop=True)
@@ -468,14 +472,13 @@ def missing_sweep_runs(
         for axis, runs in read_sweep_part(part).items():
             if axis not in held:
                 continue
-            keys, on_grid = _on_sweep_grid(axis, runs, grid, per_task)
+            keys, on_grid = _on_sweep_grid(runs, grid.expected(axis), per_task)
             _check_sweep_settings(runs[on_grid], grid)
             held[axis].update(keys[on_grid])
     return [
         SWEEP_RUN.format(task=t, sweep=axis, value=fmt_float(v), fast_lr=fmt_float(per_task[t]), lr=fmt_float(lr),
                          seed=s)
-        for axis, values in grid.values
-        for t in grid.tasks for v in values for lr in grid.lrs for s in grid.seeds
+        for axis in grid.axes for t, v, lr, s in grid.points(axis)
         if (t, v, lr, s) not in held[axis]
     ]
 
