@@ -277,6 +277,13 @@ def test_the_missing_runs_script_prints_snakemake_targets_and_names_a_bad_axis(t
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == ("list_missing_runs: ConfigError: sweep axis(es) ['sps'] are not in the config's sweep "
                           "axes ['sps_range_skew', 'sps_reference_shift', 'spv', 'pulse_noise', 'dtod']\n")
+    swallowed = subprocess.run([*script, str(first)], capture_output=True, text=True, check=False)  # --config takes it
+    assert swallowed.returncode == 2 and swallowed.stdout == ""
+    assert swallowed.stderr == (f"list_missing_runs: ConfigError: {first}: a folder, not a config file; in a script "
+                                "whose --config takes several files, put another option or -- between the config "
+                                "files and the folders that follow\n")
+    separated = subprocess.run([*script, "--", str(first)], capture_output=True, text=True, check=False)
+    assert separated.returncode == 0, separated.stderr
 
 
 def test_the_missing_runs_of_two_tasks_come_task_by_task_from_the_committed_real_cifar_part():

@@ -42,6 +42,9 @@ def read_workflow_config(path: str | Path | Sequence[str | Path], schema_path: s
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     config: dict[str, Any] = {}
     for one in paths:
+        if Path(one).is_dir():
+            raise ConfigError(f"{one}: a folder, not a config file; in a script whose --config takes several files, "
+                              "put another option or -- between the config files and the folders that follow")
         loaded = yaml.safe_load(Path(one).read_text())
         if not isinstance(loaded, dict):
             raise ConfigError(f"{one}: not a mapping of config keys")
