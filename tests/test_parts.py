@@ -212,6 +212,23 @@ def test_a_sweep_run_missing_from_every_part_is_named(tmp_path):
         merge_sweep_parts([first, second], _sweep_grid())
 
 
+def test_an_axis_made_from_two_pre_trained_models_is_refused(tmp_path):
+    """docs/protocol.md section 8: one pre-trained model per axis and task (parts without the column pass)."""
+    first, second = _split_sweeps(tmp_path)
+    for part, sha in ((first, "a" * 64), (second, "b" * 64)):
+        edit_csv(part / "sweeps" / "dtod_runs.csv", lambda t, sha=sha: t.assign(
+            pretrained_sha256=t["pretrained_sha256"].where(t["sweep_value"] == 0, sha) if "pretrained_sha256" in t
+            else [sha if value else None for value in t["sweep_value"] != 0]))
+    with pytest.raises(PartsError, match=r"^2class, sweep axis dtod: pretrained_sha256 'a+' in \S+ but 'b+' in \S+ "
+                                         r"\(every part must come from one config and one pre-training; restore"):
+        merge_sweep_parts([first, second], _sweep_grid())
+    with pytest.raises(PartsError, match=r"^2class, sweep axis dtod: pretrained_sha256"):  # before any run is made
+        missing_sweep_runs([first, second], _sweep_grid())
+    edit_csv(second / "sweeps" / "dtod_runs.csv", lambda t: t.assign(pretrained_sha256="a" * 64))
+    edit_csv(first / "sweeps" / "dtod_runs.csv", lambda t: t.assign(pretrained_sha256="a" * 64))
+    assert len(merge_sweep_parts([first, second], _sweep_grid())["dtod"]) == 4  # one model: merged
+
+
 def test_a_sweep_run_with_other_epochs_is_refused(tmp_path):
     first, second = _split_sweeps(tmp_path)
     edit_csv(first / "sweeps" / "pulse_noise_runs.csv",

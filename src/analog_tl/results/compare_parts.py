@@ -21,7 +21,7 @@ import pandas as pd
 from analog_tl.errors import PartsError
 from analog_tl.results.compare import EPOCH_COLUMNS, CompareTables, pairs_table, tables_from_runs
 from analog_tl.results.design import CompareDesign
-from analog_tl.results.parts import _finished_runs, _roundtrip, _tabulate, stack
+from analog_tl.results.parts import _finished_runs, _roundtrip, _tabulate, PAIRING_SETTINGS, one_value_per_task, stack
 from analog_tl.results.tables import epochs_table, runs_table, write_csv
 from analog_tl.vocabulary import DIGITAL_MODES, DIGITAL_TL
 
@@ -119,18 +119,6 @@ def check_digital_complete(digital: pd.DataFrame, design: CompareDesign) -> None
 
 BUDGET_SETTINGS = ("epochs", "batch_size", "transfer_noise")  # one value per task among the arms, and among the
 # digital TL runs (the comparison's budget may differ from the digital reference's: compare.epochs)
-PAIRING_SETTINGS = ("data_sha256", "n_test", "pretrained_sha256")  # one per task among all: seeds pair across them
-
-
-def _one_value(rows: pd.DataFrame, columns: Sequence[str], task: str) -> None:
-    """PartsError naming two runs of ``rows`` that differ in one of ``columns`` (NaN pre-training hashes aside)."""
-    for column in (c for c in columns if c in rows.columns):
-        values = rows[column].dropna() if column == "pretrained_sha256" else rows[column]
-        if values.nunique(dropna=False) > 1:
-            first, other = values.index[0], values.index[values != values.iloc[0]][0]
-            raise PartsError(f"{task}: {column} {rows.at[first, column]!r} in {rows.at[first, 'run']} but "
-                             f"{rows.at[other, column]!r} in {rows.at[other, 'run']} (every part must come from one "
-                             "config and one pre-training)")
 
 
 def check_settings(runs: pd.DataFrame, digital: pd.DataFrame) -> None:
@@ -142,11 +130,11 @@ def check_settings(runs: pd.DataFrame, digital: pd.DataFrame) -> None:
     """
     reference = digital[digital["mode"] == DIGITAL_TL] if not digital.empty else digital
     for task, rows in runs.groupby("task"):
-        _one_value(rows, BUDGET_SETTINGS, task)
+        one_value_per_task(rows, BUDGET_SETTINGS, task)
         ref = reference[reference["task"] == task] if not reference.empty else reference
         if not ref.empty:
-            _one_value(ref, BUDGET_SETTINGS, task)
-        _one_value(pd.concat([rows, ref], ignore_index=True), PAIRING_SETTINGS, task)
+            one_value_per_task(ref, BUDGET_SETTINGS, task)
+        one_value_per_task(pd.concat([rows, ref], ignore_index=True), PAIRING_SETTINGS, task)
     for arm, rows in runs.groupby(["task", "algorithm", "compare_device", "analog_layers"]):
         if rows["simulator"].nunique() > 1:
             raise PartsError(f"{' '.join(map(str, arm))}: runs on simulators {sorted(rows['simulator'].unique())}")

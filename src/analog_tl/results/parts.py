@@ -405,17 +405,34 @@ def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dic
     at = ", ".join(f"{t} {f:g}" for t, f in sorted(fast_lr.items()))
     kept = _one_run_per_point(runs, keys, in_grid, expected, lambda k: _describe_sweep(axis, k),
                               f"sweep run(s) of the config's grid (fast_lr {at})")
-    _check_sweep_settings(kept, grid)
+    _check_sweep_settings(kept, grid, axis)
     return kept.reset_index(drop=True)
 
 
-def _check_sweep_settings(runs: pd.DataFrame, grid: SweepGrid) -> None:
-    """PartsError naming the first of ``runs`` (grid points) trained with another budget or simulator than ``grid``."""
+PAIRING_SETTINGS = ("data_sha256", "n_test", "pretrained_sha256")  # one per task among all: seeds pair across them
+
+
+def one_value_per_task(rows: pd.DataFrame, columns: Sequence[str], task: str) -> None:
+    """PartsError naming two runs of ``rows`` that differ in one of ``columns`` (NaN pre-training hashes aside)."""
+    for column in (c for c in columns if c in rows.columns):
+        values = rows[column].dropna() if column == "pretrained_sha256" else rows[column]
+        if values.nunique(dropna=False) > 1:
+            first, other = values.index[0], values.index[values != values.iloc[0]][0]
+            raise PartsError(f"{task}: {column} {rows.at[first, column]!r} in {rows.at[first, 'run']} but "
+                             f"{rows.at[other, column]!r} in {rows.at[other, 'run']} (every part must come from one "
+                             "config and one pre-training; restore the kept one: scripts/restore_pretraining.py)")
+
+
+def _check_sweep_settings(runs: pd.DataFrame, grid: SweepGrid, axis: str) -> None:
+    """PartsError naming the first of ``runs`` (one axis's grid points) trained with another budget or simulator than
+    ``grid``, or two of one task made from other data or another pre-trained model (``docs/protocol.md``, section 8)."""
     for column, value in (("epochs", grid.epochs), ("simulator", grid.simulator)):
         off = runs[runs[column] != value]
         if not off.empty:
             raise PartsError(f"{off['run'].iloc[0]}: {column} {off[column].iloc[0]}, the config says {value} "
                              "(every part must come from the same config)")
+    for task, rows in runs.groupby("task"):
+        one_value_per_task(rows, PAIRING_SETTINGS, f"{task}, sweep axis {axis}")
 
 
 def _sweeps_fast_lr(grid: SweepGrid, fast_lr: float | dict[str, float] | None) -> dict[str, float]:
@@ -464,17 +481,22 @@ def missing_sweep_runs(
     :func:`merge_sweep_parts`). Runs off the grid and unfinished runs (no
     ``final.json``: not in a part) do not count; no parts: the whole grid.
     PartsError naming a grid point that a part holds with another budget or
-    simulator (it would not merge).
+    simulator, or two runs of an axis and task made from other data or
+    pre-trained models (they would not merge).
     """
     per_task = _sweeps_fast_lr(grid, fast_lr)
     held: dict[str, set] = {axis: set() for axis in grid.axes}
+    on_grid_rows: dict[str, list[pd.DataFrame]] = {axis: [] for axis in grid.axes}
     for part in parts:
         for axis, runs in read_sweep_part(part).items():
             if axis not in held:
                 continue
             keys, on_grid = _on_sweep_grid(runs, grid.expected(axis), per_task)
-            _check_sweep_settings(runs[on_grid], grid)
+            on_grid_rows[axis].append(runs[on_grid])
             held[axis].update(keys[on_grid])
+    for axis, frames in on_grid_rows.items():
+        if frames:
+            _check_sweep_settings(pd.concat(frames, ignore_index=True), grid, axis)
     return [
         SWEEP_RUN.format(task=t, sweep=axis, value=fmt_float(v), fast_lr=fmt_float(per_task[t]), lr=fmt_float(lr),
                          seed=s)
