@@ -8,7 +8,7 @@ the config's grid (rows off the grid are left out), and writes what the workflow
 aggregate_tables, headline_tables, plot_fig2 and plot_fig3 would write, with the same library calls
 and captions, to ``OUT/results/tables/`` and ``OUT/results/figures/``::
 
-    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all|compare] [--task TASK ...] PART [PART ...]
+    .venv/bin/python scripts/merge_table_parts.py --config CONFIG [OVERLAY] --out OUT [--grid main|sweeps|all|compare] [--task TASK ...] [--axis AXIS ...] PART [PART ...]
 
 ``--grid main`` (the default): Figs. 2 and 3. A PART is a folder with the workflow's ``runs.csv``,
 ``epochs.csv``, ``transfer_noise.csv`` (and ``fast_lr.csv``), or a workflow folder whose
@@ -20,7 +20,8 @@ also score the paper's claims that the merged tables allow (``claims.csv``, ``ve
 questions beyond the paper, Fig. 6 and the layers figure); a PART is a folder with
 ``compare/runs.csv`` and its siblings (``scripts/tabulate_sweep_part.py --grid compare``), or a
 workflow folder whose ``results/compare`` holds finished runs. ``--task T`` (repeatable): merge only these tasks
-(a grid whose other tasks still run).
+(a grid whose other tasks still run); ``--axis A`` (repeatable, sweeps): only these sweep axes, and the
+figures whose axes they are.
 """
 
 from __future__ import annotations
@@ -79,22 +80,33 @@ def write_main(config: dict, parts: list[Path], tables: Path, figures: Path) -> 
 
 
 def _figure_axes(group: str, axes: tuple[str, ...]) -> list[str]:
+    """The axes a sweep figure shows: those of ``axes`` in its group; none unless all it needs are merged."""
     if group == "sps":
         return [a for a in axes if a.startswith("sps_")]
-    return ["spv"] if group == "spv" else ["pulse_noise", "dtod"]
+    wanted = ["spv"] if group == "spv" else ["pulse_noise", "dtod"]
+    return wanted if set(wanted) <= set(axes) else []
 
 
-def write_sweeps(config: dict, parts: list[Path], tables: Path, figures: Path) -> dict[str, pd.DataFrame]:
-    """Merged sweep tables (learning rates selected again over all parts) and Figs. 4, 5 and SpV."""
+def write_sweeps(config: dict, parts: list[Path], tables: Path, figures: Path,
+                 axes: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Merged sweep tables (learning rates selected again over all parts) and Figs. 4, 5 and SpV.
+
+    ``axes``: merge only these sweep axes (default: all of the config's); a figure is drawn when
+    its axes are merged (Fig. 4: any SpS reading; Fig. 5: pulse noise and device-to-device).
+    """
     grid = SweepGrid.from_config(config)
+    grid = grid.with_axes(axes) if axes else grid
     merged = merge_sweep_parts(parts, grid)
     for path in write_merged_sweeps(merged, tables / "sweeps"):
         print(f"wrote {path} ({sum(1 for _ in path.open()) - 1} rows)")
     device = device_caption(config["analog"]["device"])
     for stem, group, title in SWEEP_FIGURES:
-        axes = _figure_axes(group, grid.axes)
-        summary = pd.concat([summarise_sweeps(merged[a]) for a in axes], ignore_index=True)
-        figure = plot_sweeps(summary, axes, title, sweep_caption(config, axes) + "; nominal " + device)
+        shown = _figure_axes(group, grid.axes)
+        if not shown:
+            print(f"not drawn: {stem} (its axes are not merged)")
+            continue
+        summary = pd.concat([summarise_sweeps(merged[a]) for a in shown], ignore_index=True)
+        figure = plot_sweeps(summary, shown, title, sweep_caption(config, shown) + "; nominal " + device)
         save_figure(figure, figures / f"{stem}.png", figures / f"{stem}.pdf")
     print(f"wrote the sweep figures under {figures}")
     return merged
@@ -113,14 +125,16 @@ def write_compare(config: dict, parts: list[Path], tables: Path, figures: Path) 
           f"{tables} and Fig. 6 and the layers figure under {figures}")
 
 
-def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main") -> None:
-    """Merged tables and figures of ``grid`` (main, sweeps, all or compare) under ``out/results``; the claims."""
+def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main", axes: list[str] | None = None) -> None:
+    """Merged tables and figures of ``grid`` (main, sweeps, all or compare) under ``out/results``; the claims.
+
+    ``axes``: with sweeps, only these sweep axes (default: all)."""
     tables, figures = out / "results" / "tables", out / "results" / "figures"
     if grid == "compare":
         write_compare(config, parts, tables, figures)
         return
     runs = write_main(config, parts, tables, figures) if grid in ("main", "all") else pd.DataFrame()
-    sweeps = write_sweeps(config, parts, tables, figures) if grid in ("sweeps", "all") else {}
+    sweeps = write_sweeps(config, parts, tables, figures, axes) if grid in ("sweeps", "all") else {}
     verdicts = write_claim_tables(runs, sweeps, tables / "claims.csv", tables / "verdicts.csv")
     print(f"wrote {tables / 'claims.csv'} and {tables / 'verdicts.csv'} ({len(verdicts)} claims scored)")
 
@@ -135,11 +149,17 @@ def main(argv: list[str] | None = None) -> int:
                              "comparison (Fig. 6, the layers; default: main)")
     parser.add_argument("--task", action="append", dest="tasks",
                         help="merge only this task (repeat for several: their runs complete while others run)")
+    parser.add_argument("--axis", action="append", dest="axes",
+                        help="with --grid sweeps or all: merge only this sweep axis (repeatable: the complete axes "
+                             "while others run)")
     parser.add_argument("parts", nargs="+", type=Path, help="table folders or workflow folders")
     args = parser.parse_args(argv)
+    if args.axes and args.grid not in ("sweeps", "all"):
+        parser.error("--axis needs --grid sweeps or --grid all")
     try:
         config = read_workflow_config(args.config, SCHEMA)
-        write_outputs(restrict_tasks(config, args.tasks) if args.tasks else config, args.parts, args.out, args.grid)
+        write_outputs(restrict_tasks(config, args.tasks) if args.tasks else config, args.parts, args.out, args.grid,
+                      args.axes)
     except (AnalogTLError, OSError, yaml.YAMLError) as error:
         print(f"merge_table_parts: {first_line(error)}", file=sys.stderr)
         return 2

@@ -252,6 +252,29 @@ def test_the_script_merges_sweep_parts_into_tables_figures_and_verdicts(tmp_path
     assert set(verdicts["claim"]) == {"sps_range_skew", "sps_reference_shift", "spv", "pulse_noise", "dtod"}
 
 
+def test_the_script_merges_only_the_axes_it_is_told_and_draws_their_figures(tmp_path):
+    """--axis: the complete axes merge while another axis lacks runs; Fig. 4 (SpS) is not drawn without its axes."""
+    first, second = _split_sweeps(tmp_path)
+    edit_csv(second / "sweeps" / "sps_range_skew_runs.csv", lambda t: t[t["sweep_value"] == 0])  # axis incomplete
+    out = tmp_path / "out"
+    script = [sys.executable, str(REPO / "scripts" / "merge_table_parts.py"), "--config", str(DEMO_CONFIG), "--out",
+              str(out), "--grid", "sweeps"]
+    whole = subprocess.run([*script, str(first), str(second)], capture_output=True, text=True, check=False)
+    assert whole.returncode == 2 and "sps_range_skew" in whole.stderr
+    done = subprocess.run([*script, "--axis", "pulse_noise", "--axis", "dtod", "--axis", "spv", str(first), str(second)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    tables, figures = out / "results" / "tables", out / "results" / "figures"
+    assert sorted(p.name for p in (tables / "sweeps").glob("*_runs.csv")) == ["dtod_runs.csv", "pulse_noise_runs.csv",
+                                                                             "spv_runs.csv"]
+    assert sorted(p.stem for p in figures.glob("*.png")) == ["fig5_test_error_vs_pulse_noise_and_dtod",
+                                                             "fig_spv_test_error_vs_spv"]
+    assert set(pd.read_csv(tables / "verdicts.csv")["claim"]) == {"spv", "pulse_noise", "dtod"}
+    alone = subprocess.run([*script[:-2], "--grid", "main", "--axis", "dtod", str(first)], capture_output=True,
+                           text=True, check=False)
+    assert alone.returncode == 2 and "--axis needs --grid sweeps or --grid all" in alone.stderr
+
+
 def _demo_sweep_runs() -> list[str]:
     """The run folders of the committed demo sweeps (every run of config/config.yaml's sweep grid)."""
     return sorted(r for path in (DEMO / "sweeps").glob("*_runs.csv") for r in pd.read_csv(path)["run"])

@@ -327,16 +327,19 @@ def test_what_reproduces_sweep_claims_are_the_committed_part_verdicts():
     assert not mismatches, "\n".join(mismatches)
 
 
-def test_the_merged_2class_sweeps_score_as_their_parts():
-    """The merge of parts 1 to 5 (learning rates chosen again over all runs) gives the parts' 2-class verdicts."""
-    merged = pd.read_csv(RESULTS / "real-small-sweeps/merged-2class/results/tables/verdicts.csv").set_index("claim")
-    parts = pd.concat([pd.read_csv(RESULTS / f"real-small-sweeps/part-{n}/claims/verdicts.csv") for n in (1, 4)])
-    parts = parts[parts["claim"].isin(merged.index) & (parts["task"] == "2class")].set_index("claim")
-    assert sorted(merged.index) == sorted(parts.index) == ["dtod", "pulse_noise", "sps_range_skew",
-                                                           "sps_reference_shift", "spv"]
+@pytest.mark.parametrize("task, parts, claims", [
+    ("2class", (1, 4), ["dtod", "pulse_noise", "sps_range_skew", "sps_reference_shift", "spv"]),
+    ("5class", (5, 7, 9), ["dtod", "pulse_noise", "spv_grows", "spv_until_10"]),  # SpS axes still running
+])
+def test_the_merged_sweeps_score_as_their_parts(task, parts, claims):
+    """The merge of the parts (learning rates chosen again over all runs) gives the parts' verdicts of ``task``."""
+    merged = pd.read_csv(RESULTS / f"real-small-sweeps/merged-{task}/results/tables/verdicts.csv").set_index("claim")
+    scored = pd.concat([pd.read_csv(RESULTS / f"real-small-sweeps/part-{n}/claims/verdicts.csv") for n in parts])
+    scored = scored[scored["claim"].isin(merged.index) & (scored["task"] == task)].set_index("claim")
+    assert sorted(merged.index) == sorted(scored.index) == claims
     columns = [f"{m}_{c}" for m in ("selected", "last", "last10") for c in ("difference", "low", "high")]
-    pd.testing.assert_frame_equal(merged.loc[parts.index, columns], parts[columns])
-    assert (merged.loc[parts.index, "verdict"] == parts["verdict"]).all()
+    pd.testing.assert_frame_equal(merged.loc[scored.index, columns], scored[columns])
+    assert (merged.loc[scored.index, "verdict"] == scored["verdict"]).all()
 
 
 def test_what_reproduces_claims_table_is_the_committed_verdicts():
