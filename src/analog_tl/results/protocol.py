@@ -29,7 +29,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+
+def _student_t():
+    """scipy's Student t distribution, imported when a comparison is scored (scipy.stats takes about a second to
+    import, and every training job imports this module for its epoch selection)."""
+    from scipy import stats
+
+    return stats.t
+
 
 CONFIDENCE = 0.95
 LAST_K = 10
@@ -167,7 +175,7 @@ def _interval(seed_se: float, seed_df: float, binomial_se: float) -> tuple[float
     if total == 0:
         return 0.0, math.inf, 0.0
     df = math.inf if seed_se == 0 else total**4 / (seed_se**4 / seed_df)
-    return total, df, float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * total
+    return total, df, float(_student_t().ppf(0.5 + CONFIDENCE / 2, df)) * total
 
 
 def paired_difference(a: pd.Series, b: pd.Series, n_test_a: float, n_test_b: float) -> Difference:
@@ -185,8 +193,8 @@ def paired_difference(a: pd.Series, b: pd.Series, n_test_a: float, n_test_b: flo
         return Difference(n, mean, math.nan, math.nan, math.nan, math.nan, binomial, math.nan, math.nan, math.nan,
                           math.nan)
     seed_se = float(diff.std(ddof=1)) / math.sqrt(n)
-    t = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
-    p = float(2 * stats.t.sf(abs(mean) / seed_se, n - 1)) if seed_se > 0 else (0.0 if mean else 1.0)
+    t = float(_student_t().ppf(0.5 + CONFIDENCE / 2, n - 1))
+    p = float(2 * _student_t().sf(abs(mean) / seed_se, n - 1)) if seed_se > 0 else (0.0 if mean else 1.0)
     total, df, half = _interval(seed_se, n - 1, binomial)
     return Difference(n, mean, seed_se, mean - t * seed_se, mean + t * seed_se, p, binomial, total, df,
                       mean - half, mean + half)
@@ -206,8 +214,8 @@ def unpaired_difference(a: pd.Series, b: pd.Series, binomial_se: float) -> Diffe
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     seed_se = math.sqrt(va + vb)
     seed_df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if seed_se > 0 else math.inf
-    t = float(stats.t.ppf(0.5 + CONFIDENCE / 2, seed_df))
-    p = float(2 * stats.t.sf(abs(mean) / seed_se, seed_df)) if seed_se > 0 else (0.0 if mean else 1.0)
+    t = float(_student_t().ppf(0.5 + CONFIDENCE / 2, seed_df))
+    p = float(2 * _student_t().sf(abs(mean) / seed_se, seed_df)) if seed_se > 0 else (0.0 if mean else 1.0)
     total, df, half = _interval(seed_se, seed_df, binomial_se)
     return Difference(min(len(a), len(b)), mean, seed_se, mean - t * seed_se, mean + t * seed_se, p, binomial_se,
                       total, df, mean - half, mean + half)
