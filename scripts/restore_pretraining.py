@@ -23,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from analog_tl.errors import AnalogTLError, first_line
-from analog_tl.training.shared_pretraining import PRETRAIN_FOLDER, restore_pretraining
+from analog_tl.training.shared_pretraining import restore_pretraining
+from analog_tl.vocabulary import PRETRAIN_RUN
 from analog_tl.workflow_config import read_workflow_config
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"restore_pretraining: {first_line(error)}", file=sys.stderr)
         return 2
     what = "restored" if restored.copied else "already holds"
-    print(f"restore_pretraining: {args.workflow / PRETRAIN_FOLDER} {what} the pre-training of model "
+    print(f"restore_pretraining: {args.workflow / PRETRAIN_RUN} {what} the pre-training of model "
           f"{restored.model_sha256[:12]}… from {args.source}", file=sys.stderr)
     return 0
 

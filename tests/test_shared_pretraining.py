@@ -14,9 +14,8 @@ import pytest
 
 from analog_tl.errors import ChecksumError, ConfigError, DataError
 from analog_tl.io import sha256_file
-from analog_tl.training.shared_pretraining import (PRETRAIN_DATA, PRETRAIN_FOLDER, checked_model_sha256,
-                                                   config_differences, restore_pretraining)
-from analog_tl.vocabulary import RUN_FILES
+from analog_tl.training.shared_pretraining import checked_model_sha256, config_differences, restore_pretraining
+from analog_tl.vocabulary import FINAL_FILE, PRETRAIN_DATA, PRETRAIN_RUN, RUN_FILES
 from workflow_helpers import QUICK, REPO, TINY, planned_jobs, snakemake, write_config
 
 CONFIG = {"model": {"backbone": "swin", "preset": "small"}, "pretrain": {"epochs": 15, "lr": 0.002, "augment": {"crop_padding": 4}}}
@@ -47,7 +46,7 @@ def test_the_kept_run_is_copied_file_for_file_and_a_second_restore_changes_nothi
     source, workflow = kept_run(tmp_path / "kept"), workflow_folder(tmp_path / "wf")
     restored = restore_pretraining(source, workflow, CONFIG)
     assert restored.copied and restored.model_sha256 == sha256_file(source / "model.pt")
-    target = workflow / PRETRAIN_FOLDER
+    target = workflow / PRETRAIN_RUN
     assert sorted(path.name for path in target.iterdir()) == sorted(RUN_FILES)  # no temporary file left
     assert all((target / name).read_bytes() == (source / name).read_bytes() for name in RUN_FILES)
     assert min(os.stat(target / name).st_mtime_ns for name in RUN_FILES) >= os.stat(workflow / PRETRAIN_DATA).st_mtime_ns
@@ -59,7 +58,7 @@ def test_a_model_that_does_not_match_its_record_is_refused(tmp_path):
     (source / "model.pt").write_bytes(b"another model state")
     with pytest.raises(ChecksumError, match=r"kept/model.pt: SHA-256 .*, its final.json records"):
         restore_pretraining(source, workflow_folder(tmp_path / "wf"), CONFIG)
-    assert not (tmp_path / "wf" / PRETRAIN_FOLDER).exists()
+    assert not (tmp_path / "wf" / PRETRAIN_RUN).exists()
 
 
 def test_a_missing_run_file_is_named(tmp_path):
@@ -99,7 +98,7 @@ def test_another_pre_training_in_the_folder_is_left_alone(tmp_path):
     (second / "final.json").write_text(json.dumps({"model_sha256": sha256_file(second / "model.pt")}))
     with pytest.raises(ChecksumError, match=r"holds another pre-training"):
         restore_pretraining(second, workflow, CONFIG)
-    assert (workflow / PRETRAIN_FOLDER / "model.pt").read_bytes() == b"model state"
+    assert (workflow / PRETRAIN_RUN / "model.pt").read_bytes() == b"model state"
 
 
 def test_the_committed_pre_training_fits_the_real_cifar_config():
@@ -131,11 +130,11 @@ def test_snakemake_fine_tunes_from_a_restored_pre_training_without_pre_training_
     made, workflow = tmp_path / "made", tmp_path / "wf"
     for folder in (made, workflow):
         write_config(folder, QUICK)
-    snakemake(made, "--cores", "1", str(PRETRAIN_FOLDER / "final.json"))
-    snakemake(workflow, "--cores", "1", str(PRETRAIN_DATA))
+    snakemake(made, "--cores", "1", f"{PRETRAIN_RUN}/{FINAL_FILE}")
+    snakemake(workflow, "--cores", "1", PRETRAIN_DATA)
     assert "pretrain" in planned_jobs(workflow)
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "restore_pretraining.py"), "--config",
-                           str(workflow / "config" / "config.yaml"), "--from", str(made / PRETRAIN_FOLDER), "--",
+                           str(workflow / "config" / "config.yaml"), "--from", str(made / PRETRAIN_RUN), "--",
                            str(workflow)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     jobs = planned_jobs(workflow)

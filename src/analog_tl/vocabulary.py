@@ -108,6 +108,7 @@ def _main_run(mode: str, *levels: str) -> str:
 
 # Run-folder templates (str.format / Snakemake patterns; the field names are the rules' wildcards).
 PRETRAIN_RUN = "results/pretrain"
+PRETRAIN_DATA = "results/data/pretrain.npz"  # the prepared source task that pre-training reads
 DIGITAL_TL_RUN = _main_run(DIGITAL_TL)
 DIGITAL_SCRATCH_RUN = _main_run(DIGITAL_SCRATCH)
 ANALOG_TL_RUN = _main_run("{tl_mode}", "noise", "fast_lr")  # tl_mode: one of ANALOG_TL_MODES

@@ -22,8 +22,8 @@ rule prepare_pretrain_data:
     input:
         downloaded(PRETRAIN_ROLE),
     output:
-        data="results/data/pretrain.npz",
-        meta="results/data/pretrain.npz.json",
+        data=PRETRAIN_DATA,
+        meta=f"{PRETRAIN_DATA}.json",
     params:
         data=lambda wildcards: data_params(PRETRAIN_ROLE),
         role=PRETRAIN_ROLE,

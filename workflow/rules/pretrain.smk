@@ -4,7 +4,7 @@
 rule pretrain:
     """Digital pre-training on the source task, with data augmentation."""
     input:
-        data="results/data/pretrain.npz",
+        data=PRETRAIN_DATA,
         preflight=after_preflight(PRETRAIN_RUN),  # gate: an unfinished run starts after the device check
     output:
         run_outputs(PRETRAIN_RUN),

@@ -20,10 +20,8 @@ from typing import Any
 from analog_tl.errors import ChecksumError, ConfigError, DataError
 from analog_tl.io import atomic_path, read_json, sha256_file
 from analog_tl.training.artifacts import RunPaths
-from analog_tl.vocabulary import RUN_FILES
+from analog_tl.vocabulary import PRETRAIN_DATA, PRETRAIN_RUN, RUN_FILES
 
-PRETRAIN_FOLDER = Path("results") / "pretrain"  # the workflow's PRETRAIN_RUN, relative to a workflow folder
-PRETRAIN_DATA = Path("results") / "data" / "pretrain.npz"  # the pre-training rule's input
 CONFIG_SECTIONS = ("model", "pretrain")  # what decides the pre-trained model besides its data
 
 
@@ -84,7 +82,7 @@ def restore_pretraining(source: str | Path, workflow: str | Path, config: dict[s
         raise DataError(f"{data}: missing; prepare the data first (snakemake {PRETRAIN_DATA}), then restore")
     if (actual := sha256_file(data)) != (read := record["data"]["sha256"]):
         raise DataError(f"{data}: SHA-256 {actual[:12]}…, the kept pre-training read {read[:12]}…")
-    target = RunPaths.in_folder(workflow / PRETRAIN_FOLDER)
+    target = RunPaths.in_folder(workflow / PRETRAIN_RUN)
     if target.final.is_file():
         if (there := read_json(target.final)["model_sha256"]) != sha:
             raise ChecksumError(f"{target.final.parent}: holds another pre-training (model {there[:12]}…), not {sha[:12]}…")
