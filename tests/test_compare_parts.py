@@ -19,6 +19,8 @@ from analog_tl.results.compare_parts import merge_compare_parts, write_compare_p
 from analog_tl.results.design import CompareDesign
 from analog_tl.workflow_config import read_workflow_config
 
+pytestmark = pytest.mark.slow  # all but one test read the tiny workflow's whole run (finished_run)
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 TINY_QUESTIONS = {"c-ttv2_vs_sgd@nominal", "c-ttv2_vs_agad@nominal", "c-ttv2_vs_sgd@hfo2", "c-ttv2_vs_agad@hfo2",
