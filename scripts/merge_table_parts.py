@@ -125,7 +125,8 @@ def write_compare(config: dict, parts: list[Path], tables: Path, figures: Path) 
           f"{tables} and Fig. 6 and the layers figure under {figures}")
 
 
-def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main", axes: list[str] | None = None) -> None:
+def write_outputs(config: dict, parts: list[Path], out: Path, grid: str = "main",
+                  axes: list[str] | None = None) -> None:
     """Merged tables and figures of ``grid`` (main, sweeps, all or compare) under ``out/results``; the claims.
 
     ``axes``: with sweeps, only these sweep axes (default: all)."""

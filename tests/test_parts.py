@@ -261,8 +261,8 @@ def test_the_script_merges_only_the_axes_it_is_told_and_draws_their_figures(tmp_
               str(out), "--grid", "sweeps"]
     whole = subprocess.run([*script, str(first), str(second)], capture_output=True, text=True, check=False)
     assert whole.returncode == 2 and "sps_range_skew" in whole.stderr
-    done = subprocess.run([*script, "--axis", "pulse_noise", "--axis", "dtod", "--axis", "spv", str(first), str(second)],
-                          capture_output=True, text=True, check=False)
+    axes = ["--axis", "pulse_noise", "--axis", "dtod", "--axis", "spv"]
+    done = subprocess.run([*script, *axes, str(first), str(second)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     tables, figures = out / "results" / "tables", out / "results" / "figures"
     assert sorted(p.name for p in (tables / "sweeps").glob("*_runs.csv")) == ["dtod_runs.csv", "pulse_noise_runs.csv",

@@ -18,7 +18,8 @@ from analog_tl.training.shared_pretraining import checked_model_sha256, config_d
 from analog_tl.vocabulary import FINAL_FILE, PRETRAIN_DATA, PRETRAIN_RUN, RUN_FILES
 from workflow_helpers import QUICK, REPO, TINY, planned_jobs, snakemake, write_config
 
-CONFIG = {"model": {"backbone": "swin", "preset": "small"}, "pretrain": {"epochs": 15, "lr": 0.002, "augment": {"crop_padding": 4}}}
+CONFIG = {"model": {"backbone": "swin", "preset": "small"},
+          "pretrain": {"epochs": 15, "lr": 0.002, "augment": {"crop_padding": 4}}}
 DATA = b"prepared source data"
 
 
@@ -49,7 +50,8 @@ def test_the_kept_run_is_copied_file_for_file_and_a_second_restore_changes_nothi
     target = workflow / PRETRAIN_RUN
     assert sorted(path.name for path in target.iterdir()) == sorted(RUN_FILES)  # no temporary file left
     assert all((target / name).read_bytes() == (source / name).read_bytes() for name in RUN_FILES)
-    assert min(os.stat(target / name).st_mtime_ns for name in RUN_FILES) >= os.stat(workflow / PRETRAIN_DATA).st_mtime_ns
+    data_mtime = os.stat(workflow / PRETRAIN_DATA).st_mtime_ns
+    assert min(os.stat(target / name).st_mtime_ns for name in RUN_FILES) >= data_mtime  # Snakemake: up to date
     assert not restore_pretraining(source, workflow, CONFIG).copied
 
 

@@ -85,7 +85,8 @@ def restore_pretraining(source: str | Path, workflow: str | Path, config: dict[s
     target = RunPaths.in_folder(workflow / PRETRAIN_RUN)
     if target.final.is_file():
         if (there := read_json(target.final)["model_sha256"]) != sha:
-            raise ChecksumError(f"{target.final.parent}: holds another pre-training (model {there[:12]}…), not {sha[:12]}…")
+            raise ChecksumError(f"{target.final.parent}: holds another pre-training (model {there[:12]}…), "
+                                f"not {sha[:12]}…")
         return Restored(sha, copied=False)
     for name in sorted(RUN_FILES, key=lambda name: name == target.final.name):  # final.json last: marks it done
         with atomic_path(target.final.parent / name) as tmp:
