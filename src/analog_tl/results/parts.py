@@ -412,13 +412,14 @@ def sweep_grid_runs(axis: str, runs: pd.DataFrame, grid: SweepGrid, fast_lr: dic
 PAIRING_SETTINGS = ("data_sha256", "n_test", "pretrained_sha256")  # one per task among all: seeds pair across them
 
 
-def one_value_per_task(rows: pd.DataFrame, columns: Sequence[str], task: str) -> None:
-    """PartsError naming two runs of ``rows`` that differ in one of ``columns`` (NaN pre-training hashes aside)."""
+def one_value_per_task(rows: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    """PartsError naming two runs of ``rows`` (one task's, labelled ``where``) that differ in one of ``columns`` (NaN
+    pre-training hashes aside)."""
     for column in (c for c in columns if c in rows.columns):
         values = rows[column].dropna() if column == "pretrained_sha256" else rows[column]
         if values.nunique(dropna=False) > 1:
             first, other = values.index[0], values.index[values != values.iloc[0]][0]
-            raise PartsError(f"{task}: {column} {rows.at[first, column]!r} in {rows.at[first, 'run']} but "
+            raise PartsError(f"{where}: {column} {rows.at[first, column]!r} in {rows.at[first, 'run']} but "
                              f"{rows.at[other, column]!r} in {rows.at[other, 'run']} (every part must come from one "
                              "config and one pre-training; restore the kept one: scripts/restore_pretraining.py)")
 

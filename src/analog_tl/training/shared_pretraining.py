@@ -19,7 +19,7 @@ from typing import Any
 
 from analog_tl.errors import ChecksumError, ConfigError, DataError
 from analog_tl.io import atomic_path, read_json, sha256_file
-from analog_tl.training.artifacts import RunPaths
+from analog_tl.training.artifacts import RunPaths, recorded_sha256
 from analog_tl.vocabulary import PRETRAIN_DATA, PRETRAIN_RUN, RUN_FILES
 
 CONFIG_SECTIONS = ("model", "pretrain")  # what decides the pre-trained model besides its data
@@ -39,7 +39,7 @@ def checked_model_sha256(source: Path) -> str:
     if missing:
         raise DataError(f"{source}: not a pre-training run folder, missing {', '.join(missing)}")
     paths = RunPaths.in_folder(source)
-    recorded, actual = read_json(paths.final)["model_sha256"], sha256_file(paths.model)
+    recorded, actual = recorded_sha256(paths.final), sha256_file(paths.model)
     if recorded != actual:
         raise ChecksumError(f"{paths.model}: SHA-256 {actual[:12]}…, its final.json records {recorded[:12]}…")
     return recorded
@@ -84,7 +84,7 @@ def restore_pretraining(source: str | Path, workflow: str | Path, config: dict[s
         raise DataError(f"{data}: SHA-256 {actual[:12]}…, the kept pre-training read {read[:12]}…")
     target = RunPaths.in_folder(workflow / PRETRAIN_RUN)
     if target.final.is_file():
-        if (there := read_json(target.final)["model_sha256"]) != sha:
+        if (there := recorded_sha256(target.final)) != sha:
             raise ChecksumError(f"{target.final.parent}: holds another pre-training (model {there[:12]}…), "
                                 f"not {sha[:12]}…")
         return Restored(sha, copied=False)
