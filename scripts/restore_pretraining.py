@@ -11,7 +11,9 @@ pre-training again (pre-training is bit-reproducible per kind of CPU only: ``doc
 It checks the kept model against its SHA-256, the config's ``model`` and ``pretrain`` sections against
 the ones the kept run was made with, and the folder's prepared data against the data it read, then
 copies the four run files into ``results/pretrain/`` (final.json last). Exit status 0 when restored or
-already there, 2 on a problem (one line naming it; nothing copied).
+already there, 2 on a problem (one line naming it; no final.json written, and a rerun finishes an
+interrupted copy). A folder where a pre-training was started and killed is refused: Snakemake would run
+it again under ``--rerun-incomplete``; ``--discard-unfinished`` deletes it and its marks, then restores.
 """
 
 from __future__ import annotations
@@ -36,15 +38,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="the workflow config of the folder (several: merged in order, as Snakemake does)")
     parser.add_argument("--from", required=True, type=Path, dest="source",
                         help="the kept pre-training run folder (model.pt, final.json, metrics.csv, run.json)")
+    parser.add_argument("--discard-unfinished", action="store_true",
+                        help="delete a pre-training started in the folder that did not finish (its files and "
+                             "Snakemake's marks of its outputs as incomplete) instead of refusing")
     parser.add_argument("workflow", type=Path, help="the workflow folder, whose results/data/pretrain.npz exists")
     args = parser.parse_args(argv)
     try:
-        restored = restore_pretraining(args.source, args.workflow, read_workflow_config(args.config, SCHEMA))
+        restored = restore_pretraining(args.source, args.workflow, read_workflow_config(args.config, SCHEMA),
+                                       discard_unfinished=args.discard_unfinished)
     except (AnalogTLError, OSError, yaml.YAMLError) as error:
         print(f"restore_pretraining: {first_line(error)}", file=sys.stderr)
         return 2
-    what = "restored" if restored.copied else "already holds"
-    print(f"restore_pretraining: {args.workflow / PRETRAIN_RUN} {what} the pre-training of model "
+    what = "restored" if restored.copied else "already there:"
+    print(f"restore_pretraining: {args.workflow / PRETRAIN_RUN}: {what} pre-training of model "
           f"{restored.model_sha256[:12]}… from {args.source}", file=sys.stderr)
     return 0
 

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from analog_tl.results.parts import (
-    KEYS, Grid, PartsError, SweepGrid, merge_parts, merge_sweep_parts, missing_sweep_runs,
+    KEYS, PAIRING_SETTINGS, Grid, PartsError, SweepGrid, merge_parts, merge_sweep_parts, missing_sweep_runs,
+    one_value_per_task,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,13 +221,22 @@ def test_an_axis_made_from_two_pre_trained_models_is_refused(tmp_path):
             pretrained_sha256=t["pretrained_sha256"].where(t["sweep_value"] == 0, sha) if "pretrained_sha256" in t
             else [sha if value else None for value in t["sweep_value"] != 0]))
     with pytest.raises(PartsError, match=r"^2class, sweep axis dtod: pretrained_sha256 'a+' in \S+ but 'b+' in \S+ "
-                                         r"\(every part must come from one config and one pre-training; restore"):
+                                         r"\(every part must come from one pre-training; restore"):
         merge_sweep_parts([first, second], _sweep_grid())
     with pytest.raises(PartsError, match=r"^2class, sweep axis dtod: pretrained_sha256"):  # before any run is made
         missing_sweep_runs([first, second], _sweep_grid())
     edit_csv(second / "sweeps" / "dtod_runs.csv", lambda t: t.assign(pretrained_sha256="a" * 64))
     edit_csv(first / "sweeps" / "dtod_runs.csv", lambda t: t.assign(pretrained_sha256="a" * 64))
     assert len(merge_sweep_parts([first, second], _sweep_grid())["dtod"]) == 4  # one model: merged
+
+
+def test_two_runs_of_one_task_on_other_data_are_named_each_once():
+    rows = pd.DataFrame({"run": ["r1", "r2", "r3"], "data_sha256": [None, None, "c" * 64],
+                         "pretrained_sha256": ["a" * 64, None, "a" * 64]})
+    one_value_per_task(rows[["run", "pretrained_sha256"]], PAIRING_SETTINGS, "2class")  # a run without it passes
+    with pytest.raises(PartsError, match=r"^2class: data_sha256 (None|nan) in r1 but 'c+' in r3 \(every part must come "
+                                         r"from one config and the same data\)$"):
+        one_value_per_task(rows, PAIRING_SETTINGS, "2class")
 
 
 def test_a_sweep_run_with_other_epochs_is_refused(tmp_path):

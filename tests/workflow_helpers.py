@@ -51,9 +51,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Jobs a dry run would execute, by rule (empty when nothing is to do)."""
-    out = snakemake(workdir, "--dry-run", "--cores", "2").stdout
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs a dry run (with Snakemake options ``args``) would execute, by rule (empty when nothing is to do)."""
+    out = snakemake(workdir, "--dry-run", "--cores", "2", *args).stdout
     if "Nothing to be done" in out:
         return {}
     stats = out.split("Job stats:", 1)[1].split("total", 1)[0]

@@ -418,10 +418,12 @@ def one_value_per_task(rows: pd.DataFrame, columns: Sequence[str], where: str) -
     for column in (c for c in columns if c in rows.columns):
         values = rows[column].dropna() if column == "pretrained_sha256" else rows[column]
         if values.nunique(dropna=False) > 1:
-            first, other = values.index[0], values.index[values != values.iloc[0]][0]
+            first, other = values.drop_duplicates().index[:2]  # NaNs count as one value
+            hint = ("one pre-training; restore the kept one: scripts/restore_pretraining.py"
+                    if column == "pretrained_sha256" else "one config and the same data")
             raise PartsError(f"{where}: {column} {rows.at[first, column]!r} in {rows.at[first, 'run']} but "
-                             f"{rows.at[other, column]!r} in {rows.at[other, 'run']} (every part must come from one "
-                             "config and one pre-training; restore the kept one: scripts/restore_pretraining.py)")
+                             f"{rows.at[other, column]!r} in {rows.at[other, 'run']} "
+                             f"(every part must come from {hint})")
 
 
 def _check_sweep_settings(runs: pd.DataFrame, grid: SweepGrid, axis: str) -> None:
