@@ -27,10 +27,10 @@ import yaml
 
 from analog_tl.errors import AnalogTLError, first_line
 from analog_tl.results.parts import SweepGrid, missing_sweep_runs
-from analog_tl.vocabulary import FINAL_FILE
+from analog_tl.vocabulary import CONFIG_SCHEMA, FINAL_FILE
 from analog_tl.workflow_config import read_workflow_config, restrict_tasks
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[1] / CONFIG_SCHEMA
 
 
 def main(argv: list[str] | None = None) -> int:

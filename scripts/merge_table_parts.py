@@ -49,9 +49,10 @@ from analog_tl.results.tables import (
     write_csv,
     write_headline_tables,
 )
+from analog_tl.vocabulary import CONFIG_SCHEMA
 from analog_tl.workflow_config import read_workflow_config, restrict_tasks
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[1] / CONFIG_SCHEMA
 
 
 # The sweep figures: (file stem, axes, title), as the workflow's rules plot_fig4, plot_fig_spv and plot_fig5 make them.

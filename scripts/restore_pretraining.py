@@ -26,10 +26,10 @@ import yaml
 
 from analog_tl.errors import AnalogTLError, first_line
 from analog_tl.training.shared_pretraining import restore_pretraining
-from analog_tl.vocabulary import PRETRAIN_RUN
+from analog_tl.vocabulary import CONFIG_SCHEMA, PRETRAIN_RUN
 from analog_tl.workflow_config import read_workflow_config
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[1] / CONFIG_SCHEMA
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,12 +17,13 @@ import pytest
 from analog_tl.errors import PartsError
 from analog_tl.results.compare_parts import merge_compare_parts, write_compare_part
 from analog_tl.results.design import CompareDesign
+from analog_tl.vocabulary import CONFIG_SCHEMA
 from analog_tl.workflow_config import read_workflow_config
 
 pytestmark = pytest.mark.slow  # all but one test read the tiny workflow's whole run (finished_run)
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = REPO / CONFIG_SCHEMA
 TINY_QUESTIONS = {"c-ttv2_vs_sgd@nominal", "c-ttv2_vs_agad@nominal", "c-ttv2_vs_sgd@hfo2", "c-ttv2_vs_agad@hfo2",
                   "gap_all@nominal", "gap_backbone@nominal", "gap_head@nominal"}
 

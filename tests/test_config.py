@@ -9,9 +9,10 @@ import yaml
 from snakemake.utils import validate
 
 from analog_tl.config import AnalogConfig, DataConfig, TrainConfig, from_dict
+from analog_tl.vocabulary import CONFIG_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = str(REPO / CONFIG_SCHEMA)
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from analog_tl.config_reference import load_schema, render_config_reference
+from analog_tl.vocabulary import CONFIG_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = REPO / CONFIG_SCHEMA
 ENTRY = "<name>"  # how the reference names a map entry (additionalProperties): tasks.<name>
 
 

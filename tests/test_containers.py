@@ -17,6 +17,8 @@ import pytest
 import yaml
 from spython.main.parse.parsers import SingularityParser
 
+from analog_tl.vocabulary import CONFIG_SCHEMA
+
 REPO = Path(__file__).resolve().parents[1]
 DEF = REPO / "containers" / "analog-tl.def"
 def _normalise(name: str) -> str:
@@ -73,7 +75,7 @@ def test_labels_name_the_versions_that_the_pins_and_the_config_default_use(recip
         assert labels[package] == PINS[package], package
     assert labels["aihwkit"] == _setup_value("AIHWKIT_VERSION")
     assert labels["org.opencontainers.image.version"] == VERSION
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / CONFIG_SCHEMA).read_text())
     assert schema["properties"]["container"]["default"] == f"containers/analog-tl_{VERSION}.sif"
     assert f"apptainer build containers/analog-tl_{VERSION}.sif containers/analog-tl.def" in DEF.read_text()
 

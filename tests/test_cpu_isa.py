@@ -24,12 +24,13 @@ import yaml
 
 from analog_tl import cpu_isa
 from analog_tl.errors import ConfigError
+from analog_tl.vocabulary import CONFIG_SCHEMA
 from analog_tl.workflow_config import describe_schema_error
 
 REPO = Path(__file__).resolve().parents[1]
 UNPINNED = {k: v for k, v in os.environ.items() if k not in cpu_isa.PINNED_VARIABLES + (cpu_isa.PIN_MARKER,)}
 CHILD_ENV = {**UNPINNED, "PYTHONPATH": str(REPO / "src")}  # fresh interpreters: no pin inherited, this checkout's code
-SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / CONFIG_SCHEMA).read_text())
 LEVEL = cpu_isa.cpu_capability()["level"]
 needs_avx2 = pytest.mark.skipif(LEVEL == "below avx2", reason=f"no AVX2 (x86-64-v3) here: {cpu_isa.cpu_capability()}")
 needs_avx512 = pytest.mark.skipif(

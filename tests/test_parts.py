@@ -20,6 +20,7 @@ from analog_tl.results.parts import (
     KEYS, PAIRING_SETTINGS, Grid, PartsError, SweepGrid, merge_parts, merge_sweep_parts, missing_sweep_runs,
     one_value_per_task,
 )
+from analog_tl.vocabulary import CONFIG_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 TAU0 = REPO / "docs" / "results" / "real-small-tau0"
@@ -166,7 +167,7 @@ DEMO_CONFIG = REPO / "config" / "config.yaml"
 def _sweep_grid() -> SweepGrid:
     from analog_tl.workflow_config import read_workflow_config
 
-    return SweepGrid.from_config(read_workflow_config(DEMO_CONFIG, REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return SweepGrid.from_config(read_workflow_config(DEMO_CONFIG, REPO / CONFIG_SCHEMA))
 
 
 def _split_sweeps(tmp_path: Path) -> tuple[Path, Path]:
@@ -341,7 +342,7 @@ def test_the_missing_runs_of_two_tasks_come_task_by_task_from_the_committed_real
     from analog_tl.workflow_config import read_workflow_config
 
     grid = SweepGrid.from_config(read_workflow_config(REPO / "config" / "real-small.yaml",
-                                                      REPO / "workflow" / "schemas" / "config.schema.yaml"))
+                                                      REPO / CONFIG_SCHEMA))
     part = REPO / "docs" / "results" / "real-small-sweeps" / "part-7"
     missing = missing_sweep_runs([part], grid.with_axes(["dtod"]))
     held = set(pd.read_csv(part / "sweeps" / "dtod_runs.csv")["run"])
@@ -366,7 +367,7 @@ def test_overlay_configs_merge_over_the_base_as_snakemake_merges_them():
     """config/real-small-*.yaml list only what they change; read with the base they give their grid."""
     from analog_tl.workflow_config import read_workflow_config
 
-    schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
+    schema = REPO / CONFIG_SCHEMA
     base = REPO / "config" / "real-small.yaml"
     fast_lr = read_workflow_config([base, REPO / "config" / "real-small-fast-lr.yaml"], schema)
     grid = Grid.from_config(fast_lr)
@@ -386,7 +387,7 @@ def test_a_bad_overlay_is_named(tmp_path):
     overlay.write_text("analog:\n  fast_lr: [0.1]\n")
     with pytest.raises(ConfigError, match=r"real-small.yaml \+ .*overlay.yaml: analog: unknown key\(s\) 'fast_lr'"):
         read_workflow_config([REPO / "config" / "real-small.yaml", overlay],
-                             REPO / "workflow" / "schemas" / "config.schema.yaml")
+                             REPO / CONFIG_SCHEMA)
 
 
 def test_a_part_made_after_a_column_was_added_merges_with_an_older_part(tmp_path):
@@ -423,11 +424,11 @@ def test_restricting_tasks_keeps_each_grid_to_them():
     from analog_tl.workflow_config import read_workflow_config, restrict_tasks
 
     base = read_workflow_config([REPO / "config" / "real-small.yaml", REPO / "config" / "real-small-compare.yaml"],
-                                REPO / "workflow" / "schemas" / "config.schema.yaml")
+                                REPO / CONFIG_SCHEMA)
     two = restrict_tasks(base, ["2class"])
     assert list(two["tasks"]) == ["2class"] and two["compare"]["tasks"] == ["2class"]
     assert SweepGrid.from_config(two).tasks == ("2class",) and Grid.from_config(two).tasks == ("2class",)
     assert list(base["tasks"]) == ["2class", "5class"] and base["compare"]["tasks"] == ["5class", "2class"]  # untouched
-    demo = read_workflow_config(DEMO_CONFIG, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    demo = read_workflow_config(DEMO_CONFIG, REPO / CONFIG_SCHEMA)
     with pytest.raises(ConfigError, match=r"\['5class'\] are not in the config's sweeps.tasks \['2class'\]"):
         restrict_tasks(demo, ["5class"])

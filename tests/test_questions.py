@@ -10,10 +10,11 @@ import pytest
 
 from analog_tl.results.design import Arm, CompareDesign
 from analog_tl.results.questions import answers_table, compare_questions, questions_table
+from analog_tl.vocabulary import CONFIG_SCHEMA
 from analog_tl.workflow_config import read_workflow_config
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = REPO / CONFIG_SCHEMA
 METRICS = ("test_error_selected", "test_error_last", "test_error_last10")
 
 

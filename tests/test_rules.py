@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from analog_tl.vocabulary import CONFIG_SCHEMA
+
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"
 
@@ -96,7 +98,7 @@ def test_slurm_profile_packs_as_many_runs_per_allocation_as_the_default_jobs_per
     from analog_tl.gpu_slots import GROUP
 
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / CONFIG_SCHEMA).read_text())
     default = schema["properties"]["compute"]["properties"]["jobs_per_gpu"]["default"]
     assert profile["group-components"] == [f"{GROUP}={default}"]
     # the plugin runs a group's runs in series: one at a time per SLURM job, which asks for the sum of their runtimes

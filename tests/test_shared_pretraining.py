@@ -21,7 +21,7 @@ from analog_tl.io import read_json, sha256_file
 from analog_tl.training.shared_pretraining import (
     checked_model_sha256, config_differences, restore_pretraining, snakemake_unfinished,
 )
-from analog_tl.vocabulary import FINAL_FILE, PRETRAIN_DATA, PRETRAIN_MODE, PRETRAIN_RUN, RUN_FILES
+from analog_tl.vocabulary import CONFIG_SCHEMA, FINAL_FILE, PRETRAIN_DATA, PRETRAIN_MODE, PRETRAIN_RUN, RUN_FILES
 from analog_tl.workflow_config import read_workflow_config
 from workflow_helpers import QUICK, REPO, SNAKEMAKE, TINY, planned_jobs, snakemake, write_config
 
@@ -194,7 +194,7 @@ def test_the_committed_pre_training_fits_the_real_cifar_config():
     kept = REPO / "docs" / "results" / "pretrained" / "intel-3a99b57e"
     assert checked_model_sha256(kept).startswith("3a99b57e")
     config = read_workflow_config([REPO / "config" / "real-small.yaml", REPO / "config" / "cifar-folders.yaml"],
-                                  REPO / "workflow" / "schemas" / "config.schema.yaml")
+                                  REPO / CONFIG_SCHEMA)
     assert config_differences(read_json(kept / "run.json")["workflow_config"], config) == []
 
 

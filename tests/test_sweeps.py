@@ -8,8 +8,9 @@ import yaml
 from analog_tl.analog.rpu import build_rpu_config
 from analog_tl.analog.sweeps import SPS_READINGS, SWEEPS, SweepPoint, apply_sweep, check_sweep_value
 from analog_tl.config import AnalogConfig
+from analog_tl.vocabulary import CONFIG_SCHEMA
 
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / CONFIG_SCHEMA).read_text())
 
 
 def devices(point: SweepPoint) -> list:

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from analog_tl import vocabulary as v
-from analog_tl.vocabulary import GridRun
+from analog_tl.vocabulary import CONFIG_SCHEMA, GridRun
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / CONFIG_SCHEMA).read_text())
 RESULTS = REPO / "docs" / "results"
 
 

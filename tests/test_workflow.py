@@ -450,11 +450,12 @@ def test_sweep_tables_select_on_validation_and_runs_record_the_device(finished_r
 def test_a_sweep_part_tabulated_from_the_workflow_merges_into_the_workflows_own_sweep_tables(finished_run, tmp_path):
     """scripts/tabulate_sweep_part.py's tables of the finished run, merged alone, are the workflow's tables."""
     from analog_tl.results.parts import SweepGrid, merge_sweep_parts, write_sweep_part
+    from analog_tl.vocabulary import CONFIG_SCHEMA
     from analog_tl.workflow_config import read_workflow_config
 
     written = write_sweep_part(finished_run, tmp_path / "part")
     assert {p.name for p in written} >= {"dtod_runs.csv", "dtod_epochs.csv", "spv_runs.csv"}
-    config = read_workflow_config(finished_run / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config = read_workflow_config(finished_run / "config" / "config.yaml", REPO / CONFIG_SCHEMA)
     fast = {task: selected(finished_run, task) for task in ("2class", "5class")}
     merged = merge_sweep_parts([tmp_path / "part"], SweepGrid.from_config(config), fast)
     for axis, runs in merged.items():

@@ -244,6 +244,8 @@ def sweep_axes(sps_readings: Iterable[str]) -> list[str]:
 
 # --- config keys and data -----------------------------------------------------------------
 
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"  # the config's schema, relative to the repository root
+
 # How a run evaluates and logs (analog_tl.config.ExecutionConfig): read by the steps from the config, kept out
 # of rule params, so that changing them reruns nothing and keeps resumable state.
 EXECUTION_KEYS = ("eval_batch_size", "log_every_steps")

@@ -22,7 +22,7 @@ from analog_tl.results.design import CompareDesign, compare_grid
 from analog_tl.vocabulary import (
     ALGORITHMS, ANALOG_INIT, ANALOG_LAYER_SETS, ANALOG_SCRATCH, ANALOG_SCRATCH_RUN, ANALOG_TL,
     ANALOG_TL_FROZEN_DIGITAL, ANALOG_TL_MODES, ANALOG_TL_RUN, COMPARE_RUN, DATA_LOCATION_KEYS, DEFAULT_POINT,
-    DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD, EXECUTION_KEYS,
+    CONFIG_SCHEMA, DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD, EXECUTION_KEYS,
     FAST_LR_SELECTION_MODES, FINAL_FILE, FINETUNE_ROLE, FOLDER, METRICS_FILE, PRETRAIN_DATA, PRETRAIN_ROLE,
     PRETRAIN_RUN, PULSE_NOISE, RECORD_FILE, RUN_FILES, SIMULATOR_POLICIES, SPS, SPV, SWEEP_RUN, TORCHVISION,
     TORCHVISION_DATASETS, fmt_float, grid_point_name, GridRun, main_run_folder, main_run_folders, selection_noise,
@@ -30,7 +30,7 @@ from analog_tl.vocabulary import (
 )  # the workflow's words (wildcard values, run folders and files), shared with the library
 from analog_tl.workflow_config import describe_schema_error
 
-SCHEMA_PATH = os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+SCHEMA_PATH = os.path.join(os.path.dirname(workflow.basedir), CONFIG_SCHEMA)  # workflow/ is in the repository root
 
 
 def config_error(message):
