@@ -7,6 +7,7 @@ import copy
 import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -206,6 +207,19 @@ def test_the_script_names_a_problem_in_one_line(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("restore_pretraining: ConfigError: ") and done.stderr.count("\n") == 1
     assert "pretrain.epochs (15 there, 99 here)" in done.stderr
+
+
+def test_the_documented_restore_command_reaches_the_folders_data_check(tmp_path):
+    """docs/results/real-cifar.md's restore command, run in the repository on a folder without prepared data: its
+    config files and kept folder are found and agree, and only the data (prepared by the command before it) is
+    missing."""
+    page = (REPO / "docs" / "results" / "real-cifar.md").read_text()
+    [line] = [line for line in page.splitlines() if line.startswith(".venv/bin/python scripts/restore_pretraining.py")]
+    argv = shlex.split(line)
+    assert argv[-2:] == ["--", "."], argv
+    done = subprocess.run([sys.executable, *argv[1:-1], str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 2 and "pretrain.npz: missing; prepare the data first" in done.stderr, done.stderr
 
 
 def restore_script(config: Path, source: Path, workflow: Path, *options: str) -> subprocess.CompletedProcess:
