@@ -90,7 +90,7 @@ def test_files_of_an_unfinished_pre_training_are_refused_or_discarded(tmp_path):
     source, workflow = kept_run(tmp_path / "kept"), workflow_folder(tmp_path / "wf")
     (workflow / PRETRAIN_RUN).mkdir(parents=True)
     (workflow / PRETRAIN_RUN / "metrics.csv").write_text("epoch,train_loss\n1,2.0\n")  # not the kept run's
-    with pytest.raises(DataError, match=r"did not finish \(0 of its outputs marked incomplete .*; 1 files of it\); "
+    with pytest.raises(DataError, match=r"did not finish \(0 of its outputs marked incomplete .*; 1 file\(s\) of it\); "
                                         r"rerun with --discard-unfinished"):
         restore_pretraining(source, workflow, CONFIG)
     assert restore_pretraining(source, workflow, CONFIG, discard_unfinished=True).copied

@@ -163,7 +163,7 @@ def _already_there(workflow: Path, target: RunPaths, sha: str, source: Path, dis
         return False
     if not discard_unfinished:
         raise DataError(f"{folder}: a pre-training started here did not finish ({len(marked)} of its outputs marked "
-                        f"incomplete by Snakemake, which would run it again; {len(stray)} files of it); rerun with "
+                        f"incomplete by Snakemake, which would run it again; {len(stray)} file(s) of it); rerun with "
                         "--discard-unfinished to delete them and restore")
     shutil.rmtree(folder, ignore_errors=True)
     for path in marked:
