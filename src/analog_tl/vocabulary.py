@@ -249,6 +249,12 @@ CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"  # the config's schema, re
 # How a run evaluates and logs (analog_tl.config.ExecutionConfig): read by the steps from the config, kept out
 # of rule params, so that changing them reruns nothing and keeps resumable state.
 EXECUTION_KEYS = ("eval_batch_size", "log_every_steps")
+
+
+def without_execution_keys(section: dict) -> dict:
+    """A training config section (``pretrain``, ``finetune``) less the EXECUTION_KEYS: what a rule's params hold."""
+    return {key: value for key, value in section.items() if key not in EXECUTION_KEYS}
+
 # Where the images are and whether torchvision may download them (data section): read by the steps from the
 # config, kept out of rule params, so that moving an archive or toggling download reruns nothing.
 DATA_LOCATION_KEYS = ("pretrain_path", "finetune_path", "download")

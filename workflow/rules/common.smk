@@ -22,11 +22,11 @@ from analog_tl.results.design import CompareDesign, compare_grid
 from analog_tl.vocabulary import (
     ALGORITHMS, ANALOG_INIT, ANALOG_LAYER_SETS, ANALOG_SCRATCH, ANALOG_SCRATCH_RUN, ANALOG_TL,
     ANALOG_TL_FROZEN_DIGITAL, ANALOG_TL_MODES, ANALOG_TL_RUN, COMPARE_RUN, DATA_LOCATION_KEYS, DEFAULT_POINT,
-    CONFIG_SCHEMA, DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD, EXECUTION_KEYS,
+    CONFIG_SCHEMA, DEVICE_SWEEPS, DIGITAL_MODES, DIGITAL_SCRATCH_RUN, DIGITAL_TL_RUN, DTOD,
     FAST_LR_SELECTION_MODES, FINAL_FILE, FINETUNE_ROLE, FOLDER, METRICS_FILE, PRETRAIN_DATA, PRETRAIN_ROLE,
     PRETRAIN_RUN, PULSE_NOISE, RECORD_FILE, RUN_FILES, SIMULATOR_POLICIES, SPS, SPV, SWEEP_RUN, TORCHVISION,
     TORCHVISION_DATASETS, fmt_float, grid_point_name, GridRun, main_run_folder, main_run_folders, selection_noise,
-    split_axis, sweep_axes,
+    split_axis, sweep_axes, without_execution_keys,
 )  # the workflow's words (wildcard values, run folders and files), shared with the library
 from analog_tl.workflow_config import describe_schema_error
 
@@ -263,7 +263,7 @@ def pretrain_params():
     Without EXECUTION_KEYS (how a run evaluates and logs): the training steps read them from the
     config, not from params, so changing them reruns nothing and keeps resumable state.
     """
-    return {k: v for k, v in config["pretrain"].items() if k not in EXECUTION_KEYS}
+    return without_execution_keys(config["pretrain"])
 
 
 def finetune_params(kind, seed, lr=None, epochs=None, freeze_digital=False):

@@ -24,7 +24,7 @@ from typing import Any
 from analog_tl.errors import ChecksumError, ConfigError, DataError
 from analog_tl.io import atomic_path, read_json, sha256_file
 from analog_tl.training.artifacts import RunPaths
-from analog_tl.vocabulary import EXECUTION_KEYS, PRETRAIN_DATA, PRETRAIN_MODE, PRETRAIN_RUN, RUN_FILES
+from analog_tl.vocabulary import PRETRAIN_DATA, PRETRAIN_MODE, PRETRAIN_RUN, RUN_FILES, without_execution_keys
 
 CONFIG_SECTIONS = ("model", "pretrain")  # what decides the pre-trained model besides its data (the rule's params)
 SNAKEMAKE_INCOMPLETE = Path(".snakemake") / "incomplete"  # Snakemake's marks of outputs whose job did not finish
@@ -81,9 +81,7 @@ def config_differences(made_with: dict[str, Any], config: dict[str, Any]) -> lis
 def _decisive(config: dict[str, Any], section: str) -> Any:
     """A config section without the EXECUTION_KEYS (how a run evaluates and logs), as the pre-training rule's params."""
     values = config.get(section)
-    if not isinstance(values, dict):
-        return values
-    return {key: value for key, value in values.items() if key not in EXECUTION_KEYS}
+    return without_execution_keys(values) if isinstance(values, dict) else values
 
 
 def snakemake_incomplete_mark(workflow: Path, path: Path) -> Path:
